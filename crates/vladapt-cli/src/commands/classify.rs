@@ -1,0 +1,110 @@
+//! `vladapt classify`: zero-shot classification with prompt ensembling.
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use vladapt::models::clip::{l2_normalize, ClipPipeline, NoHook};
+use vladapt::tensor::activation::softmax;
+use vladapt::tensor_io::to_vec_f32;
+
+/// Arguments of `vladapt classify`.
+#[derive(Args)]
+pub struct ClassifyArgs {
+    /// Model directory.
+    #[arg(long)]
+    model: PathBuf,
+    /// Comma-separated class names.
+    #[arg(long, conflicts_with = "classes_file")]
+    classes: Option<String>,
+    /// File with one class name per line.
+    #[arg(long)]
+    classes_file: Option<PathBuf>,
+    /// Prompt template(s) with `{}` for the class name (repeatable; ensembled).
+    #[arg(long = "template")]
+    templates: Vec<String>,
+    /// Number of classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Batch size.
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    /// Device: cpu (Flex), tch, tch-cuda, cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Images to classify.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+/// Read class names from `--classes` or `--classes-file`.
+pub fn read_classes(classes: &Option<String>, file: &Option<PathBuf>) -> Result<Vec<String>> {
+    let list: Vec<String> = match (classes, file) {
+        (Some(c), _) => c
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        (None, Some(f)) => std::fs::read_to_string(f)
+            .with_context(|| format!("{}: cannot read classes file", f.display()))?
+            .lines()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        (None, None) => bail!("give the classes with --classes \"a,b,c\" or --classes-file FILE"),
+    };
+    if list.is_empty() {
+        bail!("the class list is empty");
+    }
+    Ok(list)
+}
+
+/// Run `vladapt classify`.
+pub fn run(a: ClassifyArgs) -> Result<()> {
+    let classes = read_classes(&a.classes, &a.classes_file)?;
+    let templates = if a.templates.is_empty() {
+        vec!["a photo of a {}.".to_string()]
+    } else {
+        a.templates.clone()
+    };
+    let device = super::device(&a.device)?;
+    let p = ClipPipeline::load(&a.model, &device)?;
+    let weights = p.zero_shot_weights(&classes, &templates)?;
+    let k = a.top_k.clamp(1, classes.len());
+    let mut results = Vec::new();
+    for chunk in a.images.chunks(a.batch_size.max(1)) {
+        let px = p.load_pixels(chunk)?;
+        let f = l2_normalize(p.model.encode_image(px, &NoHook)?);
+        let probs = softmax(
+            f.matmul(weights.clone().transpose())
+                .mul_scalar(p.model.scale()),
+            1,
+        );
+        let flat = to_vec_f32(&probs);
+        for (path, row) in chunk.iter().zip(flat.chunks(classes.len())) {
+            let mut idx: Vec<usize> = (0..classes.len()).collect();
+            idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
+            let top: Vec<(String, f32)> = idx[..k]
+                .iter()
+                .map(|&i| (classes[i].clone(), row[i]))
+                .collect();
+            results.push((path.clone(), top));
+        }
+    }
+    if a.json {
+        let v: Vec<_> = results
+            .iter()
+            .map(|(p, top)| serde_json::json!({"image": p, "predictions": top.iter().map(|(c, s)| serde_json::json!({"class": c, "probability": s})).collect::<Vec<_>>()}))
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        for (p, top) in results {
+            println!("{}", p.display());
+            for (c, s) in top {
+                println!("  {:6.2}%  {c}", s * 100.0);
+            }
+        }
+    }
+    Ok(())
+}

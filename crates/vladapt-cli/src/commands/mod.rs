@@ -1,0 +1,11 @@
+//! One file per subcommand.
+pub mod classify;
+pub mod embed;
+
+use anyhow::Result;
+use vladapt::tensor::Device;
+
+/// Parse the global `--device` value.
+pub fn device(name: &str) -> Result<Device> {
+    Ok(vladapt::device::parse_device(name)?)
+}

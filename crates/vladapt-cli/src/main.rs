@@ -1,0 +1,46 @@
+//! `vladapt` — adapt CLIP to your task from a handful of labelled examples.
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+/// Command-line interface of vladapt.
+#[derive(Parser)]
+#[command(
+    name = "vladapt",
+    version,
+    about = "Few-shot adaptation of CLIP (CoOp, CoCoOp, CLIP-Adapter, MaPLe, MMA) in Rust"
+)]
+struct Cli {
+    /// Log filter (e.g. info, debug); logs go to stderr.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print L2-normalised CLIP embeddings of texts and images as one JSON object.
+    Embed(commands::embed::EmbedArgs),
+    /// Zero-shot classification of images with prompt ensembling.
+    Classify(commands::classify::ClassifyArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Embed(a) => commands::embed::run(a),
+        Command::Classify(a) => commands::classify::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

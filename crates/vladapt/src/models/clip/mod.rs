@@ -1,0 +1,20 @@
+//! CLIP (OpenAI / Hugging Face / OpenCLIP) on burn.
+//!
+//! The towers accept input embeddings, per-layer token replacement/appending and per-layer
+//! parallel branches through [`TowerHook`], so every method reuses one encoder.
+pub mod config;
+pub mod hooks;
+pub mod layers;
+pub mod load;
+pub mod model;
+pub mod pipeline;
+pub mod text;
+pub mod vision;
+
+pub use config::{Activation, ClipConfig, Layout, TextConfig, VisionConfig};
+pub use hooks::{NoHook, TowerHook};
+pub use load::load_clip;
+pub use model::{l2_normalize, ClipModel};
+pub use pipeline::ClipPipeline;
+pub use text::TextTower;
+pub use vision::VisionTower;

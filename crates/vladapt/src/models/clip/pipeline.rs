@@ -1,0 +1,151 @@
+//! A CLIP with its tokenizer and preprocessing: text/image in, normalised embeddings out.
+use super::load::{detect, load_clip};
+use super::model::{l2_normalize, ClipModel};
+use super::{Layout, NoHook};
+use crate::tensor_io::to_vec_f32;
+use crate::{Result, VladaptError};
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use vladapt_image::{ImageLimits, Preprocess};
+use vladapt_tokenizer::ClipTokenizer;
+
+/// Model + tokenizer + test-time preprocessing, as loaded from one model directory.
+pub struct ClipPipeline {
+    /// The frozen model.
+    pub model: ClipModel,
+    /// Tokenizer (from the directory's tokenizer files, else the embedded OpenAI vocabulary).
+    pub tokenizer: ClipTokenizer,
+    /// Test-time preprocessing (from `preprocessor_config.json` / `preprocess_cfg`).
+    pub preprocess: Preprocess,
+    /// Decoder pixel budget.
+    pub limits: ImageLimits,
+    /// Device the model lives on.
+    pub device: Device,
+    /// The model directory.
+    pub dir: PathBuf,
+}
+
+impl ClipPipeline {
+    /// Load everything from `dir`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self> {
+        let files = detect(dir)?;
+        let model = load_clip(dir, device)?;
+        let (tokenizer, source) =
+            ClipTokenizer::from_dir(dir).map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
+        tracing::info!("tokenizer: {source}");
+        let size = model.config.vision.image_size as u32;
+        let preprocess = match files.layout {
+            Layout::HuggingFace if dir.join("preprocessor_config.json").is_file() => {
+                Preprocess::from_hf_config(&dir.join("preprocessor_config.json"))?
+            }
+            _ => Preprocess::from_open_clip(size, model.config.image_mean, model.config.image_std),
+        };
+        if preprocess.crop != (size, size) {
+            return Err(VladaptError::config(
+                dir.join("preprocessor_config.json"),
+                format!(
+                    "crop_size {:?} differs from the model's image_size {size}",
+                    preprocess.crop
+                ),
+            ));
+        }
+        Ok(Self {
+            model,
+            tokenizer,
+            preprocess,
+            limits: ImageLimits::default(),
+            device: device.clone(),
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Tokenize to the model's context length.
+    pub fn tokenize(&self, texts: &[&str]) -> Vec<Vec<u32>> {
+        self.tokenizer
+            .tokenize_batch(texts, self.model.config.text.context_length)
+    }
+
+    /// Normalised text embeddings `[N, proj]` (frozen CLIP).
+    pub fn text_features(&self, texts: &[&str]) -> Result<Tensor<2>> {
+        Ok(l2_normalize(
+            self.model.encode_text(&self.tokenize(texts), &NoHook)?,
+        ))
+    }
+
+    /// Decode and preprocess images in parallel → `[B, 3, S, S]`.
+    pub fn load_pixels(&self, paths: &[PathBuf]) -> Result<Tensor<4>> {
+        let chw: Vec<Vec<f32>> = paths
+            .par_iter()
+            .map(|p| {
+                vladapt_image::load_rgb(p, &self.limits).map(|img| self.preprocess.apply(&img))
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(self.pixels_from_chw(chw))
+    }
+
+    /// Stack preprocessed CHW images into `[B, 3, S, S]` on the model's device.
+    pub fn pixels_from_chw(&self, chw: Vec<Vec<f32>>) -> Tensor<4> {
+        let s = self.model.config.vision.image_size;
+        let b = chw.len();
+        let flat: Vec<f32> = chw.into_iter().flatten().collect();
+        Tensor::from_data(TensorData::new(flat, [b, 3, s, s]), &self.device)
+    }
+
+    /// Normalised embeddings of texts, batched, as host vectors.
+    pub fn embed_texts(&self, texts: &[String], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(texts.len());
+        for chunk in texts.chunks(batch.max(1)) {
+            let refs: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
+            out.extend(rows(&self.text_features(&refs)?));
+        }
+        Ok(out)
+    }
+
+    /// Normalised embeddings of image files, batched, as host vectors.
+    pub fn embed_images(&self, paths: &[PathBuf], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(batch.max(1)) {
+            let px = self.load_pixels(chunk)?;
+            out.extend(rows(&l2_normalize(self.model.encode_image(px, &NoHook)?)));
+        }
+        Ok(out)
+    }
+
+    /// Zero-shot classifier weights: for each class, the mean of its normalised prompt
+    /// embeddings over `templates` (each containing `{}`), renormalised → `[C, proj]`.
+    pub fn zero_shot_weights(&self, classes: &[String], templates: &[String]) -> Result<Tensor<2>> {
+        if templates.is_empty() {
+            return Err(VladaptError::Invalid(
+                "at least one template is needed".into(),
+            ));
+        }
+        for t in templates {
+            if !t.contains("{}") {
+                return Err(VladaptError::Invalid(format!(
+                    "template `{t}` has no `{{}}` placeholder for the class name"
+                )));
+            }
+        }
+        let mut sum: Option<Tensor<2>> = None;
+        for t in templates {
+            let prompts: Vec<String> = classes
+                .iter()
+                .map(|c| t.replace("{}", &c.replace('_', " ")))
+                .collect();
+            let refs: Vec<&str> = prompts.iter().map(|s| s.as_str()).collect();
+            let f = self.text_features(&refs)?;
+            sum = Some(match sum {
+                Some(s) => s + f,
+                None => f,
+            });
+        }
+        Ok(l2_normalize(sum.expect("templates is non-empty")))
+    }
+}
+
+/// Host copy of the rows of `[N, D]`.
+pub fn rows(t: &Tensor<2>) -> Vec<Vec<f32>> {
+    let [_, d] = t.dims();
+    to_vec_f32(t).chunks(d.max(1)).map(|c| c.to_vec()).collect()
+}

@@ -1,0 +1,183 @@
+//! The CLIP vision tower (ViT): patch embedding, class token, positions, `ln_pre`, pre-LN
+//! transformer, `ln_post` on the class token, projection.
+use super::config::VisionConfig;
+use super::hooks::TowerHook;
+use super::layers::{BlockDims, LayerNorm, ResidualBlock};
+use crate::tensor_io::WeightStore;
+use crate::{Result, VladaptError};
+use burn::tensor::{Device, Tensor};
+
+/// Frozen vision tower.
+#[derive(Debug, Clone)]
+pub struct VisionTower {
+    /// Patch projection `[3·p·p, width]` (the bias-free conv, flattened in (c, y, x) order).
+    pub patch_weight: Tensor<2>,
+    /// `[width]`.
+    pub class_embedding: Tensor<1>,
+    /// `[grid²+1, width]`.
+    pub position_embedding: Tensor<2>,
+    /// `ln_pre` / `pre_layrnorm`.
+    pub ln_pre: LayerNorm,
+    /// Residual blocks.
+    pub blocks: Vec<ResidualBlock>,
+    /// `ln_post` / `post_layernorm`.
+    pub ln_post: LayerNorm,
+    /// `[width, projection_dim]`.
+    pub projection: Tensor<2>,
+    /// Dimensions.
+    pub config: VisionConfig,
+}
+
+impl VisionTower {
+    /// Load from Hugging Face names (`vision_model.*`, `visual_projection.weight`).
+    pub fn load_hf(
+        store: &WeightStore,
+        cfg: &VisionConfig,
+        proj_dim: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let d = cfg.width;
+        let p = cfg.patch_size;
+        let conv: Tensor<4> = store.tensor(
+            "vision_model.embeddings.patch_embedding.weight",
+            [d, 3, p, p],
+            device,
+        )?;
+        let blocks = (0..cfg.layers)
+            .map(|i| {
+                ResidualBlock::load_hf(
+                    store,
+                    &format!("vision_model.encoder.layers.{i}"),
+                    BlockDims {
+                        width: d,
+                        hidden: cfg.intermediate,
+                        heads: cfg.heads,
+                        act: cfg.activation,
+                        eps: cfg.eps,
+                    },
+                    device,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let proj: Tensor<2> = store.tensor("visual_projection.weight", [proj_dim, d], device)?;
+        Ok(Self {
+            patch_weight: conv.reshape([d, 3 * p * p]).transpose(),
+            class_embedding: store.tensor(
+                "vision_model.embeddings.class_embedding",
+                [d],
+                device,
+            )?,
+            position_embedding: store.tensor(
+                "vision_model.embeddings.position_embedding.weight",
+                [cfg.tokens(), d],
+                device,
+            )?,
+            ln_pre: LayerNorm::load(store, "vision_model.pre_layrnorm", d, cfg.eps, device)?,
+            blocks,
+            ln_post: LayerNorm::load(store, "vision_model.post_layernorm", d, cfg.eps, device)?,
+            projection: proj.transpose(),
+            config: cfg.clone(),
+        })
+    }
+
+    /// Load from OpenAI/OpenCLIP names (`visual.conv1.weight`, `visual.transformer.resblocks.N`, …).
+    pub fn load_open_clip(
+        store: &WeightStore,
+        cfg: &VisionConfig,
+        proj_dim: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let d = cfg.width;
+        let p = cfg.patch_size;
+        let conv: Tensor<4> = store.tensor("visual.conv1.weight", [d, 3, p, p], device)?;
+        let blocks = (0..cfg.layers)
+            .map(|i| {
+                ResidualBlock::load_open_clip(
+                    store,
+                    &format!("visual.transformer.resblocks.{i}"),
+                    BlockDims {
+                        width: d,
+                        hidden: cfg.intermediate,
+                        heads: cfg.heads,
+                        act: cfg.activation,
+                        eps: cfg.eps,
+                    },
+                    device,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            patch_weight: conv.reshape([d, 3 * p * p]).transpose(),
+            class_embedding: store.tensor("visual.class_embedding", [d], device)?,
+            position_embedding: store.tensor(
+                "visual.positional_embedding",
+                [cfg.tokens(), d],
+                device,
+            )?,
+            ln_pre: LayerNorm::load(store, "visual.ln_pre", d, cfg.eps, device)?,
+            blocks,
+            ln_post: LayerNorm::load(store, "visual.ln_post", d, cfg.eps, device)?,
+            projection: store.tensor("visual.proj", [d, proj_dim], device)?,
+            config: cfg.clone(),
+        })
+    }
+
+    /// Patch + class + position embeddings of `[B, 3, H, W]` pixels → `[B, grid²+1, width]`.
+    pub fn embed(&self, pixels: Tensor<4>) -> Result<Tensor<3>> {
+        let [b, c, h, w] = pixels.dims();
+        let s = self.config.image_size;
+        if c != 3 || h != s || w != s {
+            return Err(VladaptError::Invalid(format!(
+                "pixel tensor has shape [{b}, {c}, {h}, {w}], the model expects [B, 3, {s}, {s}]"
+            )));
+        }
+        let p = self.config.patch_size;
+        let g = self.config.grid();
+        let d = self.config.width;
+        let patches = pixels
+            .reshape([b, 3, g, p, g, p])
+            .permute([0, 2, 4, 1, 3, 5])
+            .reshape([b, g * g, 3 * p * p])
+            .matmul(self.patch_weight.clone().unsqueeze::<3>());
+        let cls = self
+            .class_embedding
+            .clone()
+            .reshape([1, 1, d])
+            .expand([b, 1, d]);
+        let x = Tensor::cat(vec![cls, patches], 1);
+        Ok(x + self.position_embedding.clone().unsqueeze::<3>())
+    }
+
+    /// Run blocks `range` on the residual stream (no mask).
+    pub fn run_blocks(
+        &self,
+        x: Tensor<3>,
+        range: std::ops::Range<usize>,
+        hook: &dyn TowerHook,
+    ) -> Tensor<3> {
+        let mut x = x;
+        for i in range {
+            x = self.blocks[i].forward(i, x, None, hook);
+        }
+        x
+    }
+
+    /// `ln_post` on the class token and projection → `[B, proj]`.
+    pub fn pool(&self, x: Tensor<3>) -> Tensor<2> {
+        let [b, _, d] = x.dims();
+        let cls: Tensor<2> = x.narrow(1, 0, 1).reshape([b, d]);
+        self.ln_post.forward(cls).matmul(self.projection.clone())
+    }
+
+    /// Full forward with hooks; returns unnormalised projected features `[B, proj]`.
+    pub fn forward(&self, pixels: Tensor<4>, hook: &dyn TowerHook) -> Result<Tensor<2>> {
+        let b = pixels.dims()[0];
+        let mut x = self.embed(pixels)?;
+        if let Some(extra) = hook.append_tokens(b) {
+            x = Tensor::cat(vec![x, extra], 1);
+        }
+        let x = self.ln_pre.forward(x);
+        let x = self.run_blocks(x, 0..self.blocks.len(), hook);
+        Ok(self.pool(x))
+    }
+}

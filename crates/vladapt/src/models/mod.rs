@@ -1,0 +1,2 @@
+//! Frozen backbones with hook points for the adaptation methods.
+pub mod clip;
