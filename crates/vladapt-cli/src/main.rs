@@ -24,6 +24,17 @@ enum Command {
     Embed(commands::embed::EmbedArgs),
     /// Zero-shot classification of images with prompt ensembling.
     Classify(commands::classify::ClassifyArgs),
+    /// Train a method few-shot and evaluate it (few-shot or base-to-novel protocol).
+    Train(commands::train::TrainArgs),
+    /// Evaluate a trained run on a dataset.
+    Eval(commands::train::EvalArgs),
+    /// Predict classes of images with a trained run.
+    Predict(commands::train::PredictArgs),
+    /// One forward/backward pass writing logits, loss and gradients (parity checks).
+    InspectStep(commands::train::InspectArgs),
+    /// Run an evaluation protocol over methods/shots/seeds.
+    #[command(subcommand)]
+    Protocol(commands::protocol::ProtocolCmd),
 }
 
 fn main() {
@@ -38,6 +49,11 @@ fn main() {
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a),
         Command::Classify(a) => commands::classify::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Eval(a) => commands::train::eval(a),
+        Command::Predict(a) => commands::train::predict(a),
+        Command::InspectStep(a) => commands::train::inspect(a),
+        Command::Protocol(c) => commands::protocol::run(c),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -72,6 +72,12 @@ pub enum VladaptError {
     /// Image decoding or preprocessing failed.
     #[error(transparent)]
     Image(#[from] vladapt_image::ImageError),
+    /// Dataset reading, sampling or verification failed.
+    #[error(transparent)]
+    Data(#[from] vladapt_data::DataError),
+    /// Training diverged (NaN/inf loss); the last good checkpoint is kept.
+    #[error("training diverged: {0}")]
+    Diverged(String),
     /// Tokenizer loading failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),

@@ -269,10 +269,13 @@ impl WeightStore {
     }
 }
 
+/// A named host tensor: `(name, shape, values)`.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 /// Write named f32 tensors to `path` atomically (temp file in the same directory, then rename).
 pub fn save_safetensors_atomic(
     path: &Path,
-    tensors: &[(String, Vec<usize>, Vec<f32>)],
+    tensors: &[NamedTensor],
     metadata: Option<std::collections::HashMap<String, String>>,
 ) -> Result<()> {
     let mut bytes_store: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());

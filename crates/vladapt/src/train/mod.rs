@@ -1,5 +1,14 @@
-//! Training: loss, one forward/backward step, optimisers, schedules, checkpoints.
+//! Training: loss, optimisers, schedules, the loop, checkpoints, evaluation.
+pub mod config;
+pub mod eval;
 pub mod inspect;
 pub mod loss;
 pub mod optim;
+pub mod progress;
+pub mod run_dir;
 pub mod schedule;
+pub mod trainer;
+
+pub use config::{Protocol, RunConfig, TrainConfig};
+pub use eval::{evaluate, EvalResult};
+pub use trainer::{train, TrainData, TrainOptions};

@@ -155,7 +155,7 @@ impl Optimizer {
 
     /// Host copy of the state: `(tensor name, values)` with names `m.<i>` / `v.<i>`, and the
     /// step count.
-    pub fn state(&self) -> (Vec<(String, Vec<usize>, Vec<f32>)>, u64) {
+    pub fn state(&self) -> (Vec<crate::tensor_io::NamedTensor>, u64) {
         let mut out = Vec::new();
         for (prefix, list) in [("m", &self.m), ("v", &self.v)] {
             for (i, t) in list.iter().enumerate() {

@@ -1,0 +1,326 @@
+//! `vladapt train`, `vladapt eval`, `vladapt predict`, `vladapt inspect-step`.
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use vladapt::methods::{build, ClassSet, MethodConfig, MethodKind};
+use vladapt::models::clip::ClipPipeline;
+use vladapt::protocols::{run_one, RunSpec};
+use vladapt::train::run_dir::load_adapter;
+use vladapt::train::{evaluate, Protocol, RunConfig};
+use vladapt_data::{load_dataset, verify};
+
+/// Options shared by commands that train.
+#[derive(Args, Clone)]
+pub struct TrainOpts {
+    /// Base model directory.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Dataset name (see `vladapt data list`).
+    #[arg(long)]
+    pub dataset: String,
+    /// Dataset root directory.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Shots per class.
+    #[arg(long, default_value_t = 16)]
+    pub shots: usize,
+    /// Run configuration file (TOML or JSON); default: the method's official preset.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set train.schedule.max_epoch=10` (repeatable).
+    #[arg(long = "set")]
+    pub sets: Vec<String>,
+    /// Reuse a saved few-shot split (split.json of another run).
+    #[arg(long)]
+    pub split_file: Option<PathBuf>,
+    /// Allow classes with fewer images than --shots.
+    #[arg(long)]
+    pub allow_fewer: bool,
+    /// Evaluate on at most N test images per split (quick runs).
+    #[arg(long)]
+    pub max_test: Option<usize>,
+    /// Device: cpu (Flex), tch, tch-cuda, cuda.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+}
+
+/// Arguments of `vladapt train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    opts: TrainOpts,
+    /// Method: zeroshot, linear-probe, coop, cocoop, clip-adapter, maple, mma.
+    #[arg(long)]
+    method: String,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Protocol: few-shot or base2novel.
+    #[arg(long, default_value = "few-shot")]
+    protocol: String,
+    /// Run directory.
+    #[arg(long)]
+    output: PathBuf,
+}
+
+/// Resolve the run configuration of a method from preset / file / overrides.
+pub fn resolve_config(
+    opts: &TrainOpts,
+    kind: MethodKind,
+    protocol: Protocol,
+    seed: u64,
+) -> Result<RunConfig> {
+    let mut cfg = match &opts.config {
+        Some(p) => {
+            let mut c = RunConfig::from_file(p)?;
+            if c.method.kind() != kind {
+                c.method = MethodConfig::default_for(kind);
+            }
+            c
+        }
+        None => RunConfig::preset(kind, protocol, opts.shots, seed),
+    };
+    cfg.protocol = protocol;
+    cfg.shots = opts.shots;
+    cfg.seed = seed;
+    cfg.apply_overrides(&opts.sets)?;
+    Ok(cfg)
+}
+
+/// Load and verify a dataset (counts and missing files) before any training.
+pub fn load_verified(name: &str, root: &std::path::Path) -> Result<vladapt_data::Dataset> {
+    let ds = load_dataset(name, root)?;
+    let report = verify(&ds, &vladapt_data::ImageLimits::default(), false);
+    if !report.is_ok() {
+        bail!(
+            "dataset {name} at {} failed verification:\n{report}",
+            root.display()
+        );
+    }
+    Ok(ds)
+}
+
+/// Run `vladapt train`.
+pub fn run(a: TrainArgs) -> Result<()> {
+    let kind = MethodKind::parse(&a.method)?;
+    let protocol = Protocol::parse(&a.protocol)?;
+    let cfg = resolve_config(&a.opts, kind, protocol, a.seed)?;
+    let ds = load_verified(&a.opts.dataset, &a.opts.root)?;
+    let device = super::device(&a.opts.device)?;
+    let pipe = ClipPipeline::load(&a.opts.model, &device)?;
+    let spec = RunSpec {
+        config: cfg,
+        output: a.output.clone(),
+        split_file: a.opts.split_file.clone(),
+        allow_fewer: a.opts.allow_fewer,
+        max_test: a.opts.max_test,
+        progress: true,
+    };
+    let r = run_one(&pipe, &ds, &spec)?;
+    match (&r.novel, r.hm) {
+        (Some(n), Some(hm)) => println!(
+            "{} on {}: base {:.2}%  novel {:.2}%  HM {:.2}",
+            r.method, r.dataset, r.base.accuracy, n.accuracy, hm
+        ),
+        _ => println!(
+            "{} on {}: accuracy {:.2}% ({} images)",
+            r.method, r.dataset, r.base.accuracy, r.base.count
+        ),
+    }
+    println!("run directory: {}", a.output.display());
+    Ok(())
+}
+
+/// Arguments of `vladapt eval`.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Run directory (with adapter.safetensors + adapter_config.json).
+    #[arg(long)]
+    run: PathBuf,
+    /// Base model (default: the one recorded in adapter_config.json).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Dataset to evaluate on (default: the training dataset needs --root).
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Dataset root.
+    #[arg(long)]
+    root: PathBuf,
+    /// Split: test or val.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Run `vladapt eval`.
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let acfg = vladapt::train::run_dir::AdapterConfig::load(&a.run)?;
+    let model = a.model.clone().unwrap_or(acfg.base_model.clone());
+    let device = super::device(&a.device)?;
+    let pipe = ClipPipeline::load(&model, &device)?;
+    let (mut method, acfg) = load_adapter(&a.run, &pipe)?;
+    let name = a.dataset.clone().unwrap_or(acfg.dataset.clone());
+    let ds = load_verified(&name, &a.root)?;
+    if ds.classnames != acfg.classnames {
+        method.set_classes(&ClassSet {
+            clip: &pipe.model,
+            tokenizer: &pipe.tokenizer,
+            classnames: &ds.classnames,
+            template: &ds.template,
+        })?;
+        method.freeze_for_inference(&pipe.model)?;
+    }
+    let samples = match a.split.as_str() {
+        "test" => &ds.split.test,
+        "val" => &ds.split.val,
+        other => bail!("--split {other}: expected test or val"),
+    };
+    let r = evaluate(method.as_ref(), &pipe, samples, &ds.classnames, 100, true)?;
+    println!(
+        "{}",
+        serde_json::json!({"dataset": name, "split": a.split, "accuracy": r.accuracy, "count": r.count, "per_class": r.per_class})
+    );
+    Ok(())
+}
+
+/// Arguments of `vladapt predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    /// Run directory.
+    #[arg(long)]
+    run: PathBuf,
+    /// Base model (default: from adapter_config.json).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Classes to print per image.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Images.
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+}
+
+/// Run `vladapt predict`.
+pub fn predict(a: PredictArgs) -> Result<()> {
+    let acfg = vladapt::train::run_dir::AdapterConfig::load(&a.run)?;
+    let model = a.model.clone().unwrap_or(acfg.base_model.clone());
+    let device = super::device(&a.device)?;
+    let pipe = ClipPipeline::load(&model, &device)?;
+    let (method, acfg) = load_adapter(&a.run, &pipe)?;
+    let px = pipe.load_pixels(&a.images)?;
+    let logits = method.logits(&pipe.model, method.image_features(&pipe.model, px)?)?;
+    let probs = vladapt::tensor_io::to_vec_f32(&vladapt::tensor::activation::softmax(logits, 1));
+    let c = acfg.classnames.len();
+    let k = a.top_k.clamp(1, c);
+    let mut out = Vec::new();
+    for (path, row) in a.images.iter().zip(probs.chunks(c)) {
+        let mut idx: Vec<usize> = (0..c).collect();
+        idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
+        out.push((
+            path,
+            idx[..k]
+                .iter()
+                .map(|&i| (acfg.classnames[i].clone(), row[i]))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    if a.json {
+        let v: Vec<_> = out.iter().map(|(p, t)| serde_json::json!({"image": p, "predictions": t.iter().map(|(c, s)| serde_json::json!({"class": c, "probability": s})).collect::<Vec<_>>()})).collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        for (p, t) in out {
+            println!("{}", p.display());
+            for (c, s) in t {
+                println!("  {:6.2}%  {c}", s * 100.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Arguments of `vladapt inspect-step`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Base model.
+    #[arg(long)]
+    model: PathBuf,
+    /// Method.
+    #[arg(long)]
+    method: String,
+    /// Start the trainable tensors from this file (names as in adapter.safetensors).
+    #[arg(long)]
+    adapter: Option<PathBuf>,
+    /// Class names, one per line.
+    #[arg(long)]
+    classes_file: PathBuf,
+    /// Template for methods that use one.
+    #[arg(long, default_value = "a photo of a {}.")]
+    template: String,
+    /// Images (test preprocessing).
+    #[arg(long = "image", required = true)]
+    images: Vec<PathBuf>,
+    /// Labels, one per image.
+    #[arg(long = "label", required = true)]
+    labels: Vec<usize>,
+    /// Method config overrides (`--set method.n_ctx=4`).
+    #[arg(long = "set")]
+    sets: Vec<String>,
+    /// Output safetensors file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Run `vladapt inspect-step`.
+pub fn inspect(a: InspectArgs) -> Result<()> {
+    let kind = MethodKind::parse(&a.method)?;
+    if a.images.len() != a.labels.len() {
+        bail!("{} images but {} labels", a.images.len(), a.labels.len());
+    }
+    let classes = super::classify::read_classes(&None, &Some(a.classes_file.clone()))?;
+    let mut cfg = RunConfig::preset(kind, Protocol::FewShot, 16, 1);
+    cfg.apply_overrides(&a.sets)?;
+    let device = super::device(&a.device)?;
+    let pipe = ClipPipeline::load(&a.model, &device)?;
+    let mut method = build(&cfg.method, &pipe.model, &pipe.tokenizer, &device)?;
+    method.set_classes(&ClassSet {
+        clip: &pipe.model,
+        tokenizer: &pipe.tokenizer,
+        classnames: &classes,
+        template: &a.template,
+    })?;
+    if let Some(p) = &a.adapter {
+        method
+            .params_mut()
+            .load_values(p, &device)
+            .with_context(|| format!("loading --adapter {}", p.display()))?;
+    }
+    let px = pipe.load_pixels(&a.images)?;
+    let out = vladapt::train::inspect::inspect_step(
+        method.as_mut(),
+        &pipe.model,
+        &pipe.tokenizer,
+        &classes,
+        &a.template,
+        px,
+        &a.labels,
+    )?;
+    out.save(&a.out)?;
+    eprintln!(
+        "loss {:.6}; wrote logits, loss and {} gradients to {}",
+        out.loss,
+        out.grads.len(),
+        a.out.display()
+    );
+    Ok(())
+}

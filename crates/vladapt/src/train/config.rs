@@ -1,0 +1,278 @@
+//! Run configuration: method + optimiser + schedule + data, with presets equal to the official
+//! recipes (methods.md §2) and `key=value` overrides. The resolved configuration is saved in
+//! every run directory.
+use super::optim::{OptimConfig, OptimizerKind};
+use super::schedule::{LrSchedule, ScheduleKind};
+use crate::methods::config::CoopConfig;
+use crate::methods::{MethodConfig, MethodKind};
+use crate::{Result, VladaptError};
+use serde::{Deserialize, Serialize};
+
+/// Evaluation protocol of a training run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// K shots of every class; test on all classes.
+    FewShot,
+    /// K shots of the base half; test base among base and novel among novel.
+    Base2novel,
+}
+
+impl Protocol {
+    /// Parse `few-shot` / `base2novel`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "few-shot" | "fewshot" => Ok(Self::FewShot),
+            "base2novel" | "base-to-novel" | "b2n" => Ok(Self::Base2novel),
+            other => Err(VladaptError::Invalid(format!(
+                "unknown protocol `{other}` (few-shot, base2novel)"
+            ))),
+        }
+    }
+}
+
+/// Optimisation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Images per step.
+    pub batch_size: usize,
+    /// Learning-rate schedule (its `max_epoch` is the number of epochs).
+    pub schedule: LrSchedule,
+    /// Optimiser.
+    pub optim: OptimConfig,
+    /// Train-time augmentation (RandomResizedCrop + flip); off = test preprocessing.
+    pub augment: bool,
+    /// Frozen image features of this many augmented views per image are computed once and
+    /// reused (methods whose image tower is frozen). `0` = recompute every step as the
+    /// originals do.
+    pub cache_views: usize,
+    /// Evaluation batch size.
+    pub eval_batch_size: usize,
+    /// Numeric precision (`fp32`; CPU backends train in f32).
+    pub precision: String,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 32,
+            schedule: LrSchedule::default(),
+            optim: OptimConfig::default(),
+            augment: true,
+            cache_views: 0,
+            eval_batch_size: 100,
+            precision: "fp32".into(),
+        }
+    }
+}
+
+/// A complete run configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Method and its hyper-parameters.
+    pub method: MethodConfig,
+    /// Optimisation.
+    pub train: TrainConfig,
+    /// Protocol.
+    pub protocol: Protocol,
+    /// Shots per class.
+    pub shots: usize,
+    /// Seed (sampling, initialisation, augmentation, order).
+    pub seed: u64,
+}
+
+fn schedule(lr: f64, epochs: usize, warmup: bool) -> LrSchedule {
+    LrSchedule {
+        base_lr: lr,
+        max_epoch: epochs,
+        warmup_epochs: usize::from(warmup),
+        warmup_lr: 1e-5,
+        kind: ScheduleKind::Cosine,
+    }
+}
+
+impl RunConfig {
+    /// The official recipe of `kind` under `protocol` with `shots` (methods.md §2):
+    /// CoOp 200/100/50 epochs by shots (M=16 random init few-shot; M=4 "a photo of a" for
+    /// base-to-novel), CoCoOp batch 1 × 10 epochs, CLIP-Adapter CoOp's schedule, MaPLe batch 4 ×
+    /// 5 epochs lr 0.0035, MMA batch 16 × 5 epochs lr 0.0015 without warm-up.
+    pub fn preset(kind: MethodKind, protocol: Protocol, shots: usize, seed: u64) -> Self {
+        let coop_epochs = match shots {
+            0 | 1 => 50,
+            2 | 4 => 100,
+            _ => 200,
+        };
+        let mut method = MethodConfig::default_for(kind);
+        let mut train = TrainConfig::default();
+        match kind {
+            MethodKind::Zeroshot | MethodKind::LinearProbe => {
+                train.schedule = schedule(0.0, 0, false);
+                train.augment = false;
+            }
+            MethodKind::Coop => {
+                train.schedule = schedule(
+                    0.002,
+                    if protocol == Protocol::Base2novel {
+                        200
+                    } else {
+                        coop_epochs
+                    },
+                    true,
+                );
+                if protocol == Protocol::Base2novel {
+                    method = MethodConfig::Coop(CoopConfig {
+                        n_ctx: 4,
+                        ctx_init: Some("a photo of a".into()),
+                        ..Default::default()
+                    });
+                }
+            }
+            MethodKind::Cocoop => {
+                train.batch_size = 1;
+                train.schedule = schedule(0.002, 10, true);
+            }
+            MethodKind::ClipAdapter => {
+                train.schedule = schedule(0.002, coop_epochs, true);
+                train.cache_views = 16;
+            }
+            MethodKind::Maple => {
+                train.batch_size = 4;
+                train.schedule = schedule(0.0035, 5, true);
+            }
+            MethodKind::Mma => {
+                train.batch_size = 16;
+                train.schedule = schedule(0.0015, 5, false);
+            }
+        }
+        train.optim = OptimConfig {
+            kind: OptimizerKind::Sgd,
+            ..OptimConfig::default()
+        };
+        Self {
+            method,
+            train,
+            protocol,
+            shots,
+            seed,
+        }
+    }
+
+    /// Apply `key=value` overrides (dotted paths into the JSON form, e.g.
+    /// `train.schedule.max_epoch=20`, `method.n_ctx=8`, `train.batch_size=8`). Values are parsed
+    /// as JSON when possible, else taken as strings. Unknown keys are an error naming them.
+    pub fn apply_overrides(&mut self, sets: &[String]) -> Result<()> {
+        let mut v =
+            serde_json::to_value(&*self).map_err(|e| VladaptError::Invalid(e.to_string()))?;
+        for s in sets {
+            let (key, val) = s
+                .split_once('=')
+                .ok_or_else(|| VladaptError::Invalid(format!("--set {s}: expected key=value")))?;
+            let parsed: serde_json::Value = serde_json::from_str(val)
+                .unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
+            let mut cur = &mut v;
+            let parts: Vec<&str> = key.split('.').collect();
+            for (i, part) in parts.iter().enumerate() {
+                let obj = cur.as_object_mut().ok_or_else(|| {
+                    VladaptError::Invalid(format!("--set {key}: `{part}` is not inside a table"))
+                })?;
+                if i + 1 == parts.len() {
+                    if !obj.contains_key(*part) {
+                        return Err(VladaptError::Invalid(format!(
+                            "--set {key}: unknown key `{part}` (known: {})",
+                            obj.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )));
+                    }
+                    obj.insert(part.to_string(), parsed.clone());
+                    break;
+                }
+                cur = obj.get_mut(*part).ok_or_else(|| {
+                    VladaptError::Invalid(format!("--set {key}: unknown key `{part}`"))
+                })?;
+            }
+        }
+        *self =
+            serde_json::from_value(v).map_err(|e| VladaptError::Invalid(format!("--set: {e}")))?;
+        Ok(())
+    }
+
+    /// Read a run config from a TOML or JSON file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| VladaptError::io(path, e))?;
+        if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))
+        } else {
+            toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))
+        }
+    }
+
+    /// Number of epochs.
+    pub fn epochs(&self) -> usize {
+        self.train.schedule.max_epoch
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_follow_the_official_recipes() {
+        let m = RunConfig::preset(MethodKind::Maple, Protocol::Base2novel, 16, 1);
+        assert_eq!(
+            (
+                m.train.batch_size,
+                m.epochs(),
+                m.train.schedule.base_lr,
+                m.train.schedule.warmup_epochs
+            ),
+            (4, 5, 0.0035, 1)
+        );
+        let m = RunConfig::preset(MethodKind::Mma, Protocol::Base2novel, 16, 1);
+        assert_eq!(
+            (
+                m.train.batch_size,
+                m.epochs(),
+                m.train.schedule.base_lr,
+                m.train.schedule.warmup_epochs
+            ),
+            (16, 5, 0.0015, 0)
+        );
+        let c = RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 1, 1);
+        assert_eq!(c.epochs(), 50);
+        assert_eq!(
+            RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 4, 1).epochs(),
+            100
+        );
+        assert_eq!(
+            RunConfig::preset(MethodKind::Cocoop, Protocol::Base2novel, 16, 1)
+                .train
+                .batch_size,
+            1
+        );
+        assert_eq!(m.train.optim.weight_decay, 5e-4);
+    }
+
+    #[test]
+    fn overrides_set_nested_keys_and_reject_unknown_ones() {
+        let mut c = RunConfig::preset(MethodKind::Mma, Protocol::Base2novel, 16, 1);
+        c.apply_overrides(&[
+            "train.schedule.max_epoch=2".into(),
+            "method.dim=8".into(),
+            "train.batch_size=4".into(),
+        ])
+        .unwrap();
+        assert_eq!(c.epochs(), 2);
+        assert_eq!(c.train.batch_size, 4);
+        match &c.method {
+            MethodConfig::Mma(m) => assert_eq!(m.dim, 8),
+            _ => panic!("method changed"),
+        }
+        let err = c
+            .apply_overrides(&["train.bogus=1".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bogus"), "{err}");
+    }
+}
