@@ -24,6 +24,10 @@ enum Command {
     Embed(commands::embed::EmbedArgs),
     /// Zero-shot classification of images with prompt ensembling.
     Classify(commands::classify::ClassifyArgs),
+    /// Generate the procedural image–text world (pretraining set or classification task).
+    World(commands::world::WorldArgs),
+    /// Contrastive CLIP pretraining from scratch on image–caption pairs.
+    Pretrain(commands::pretrain::PretrainArgs),
 }
 
 fn main() {
@@ -38,6 +42,8 @@ fn main() {
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a),
         Command::Classify(a) => commands::classify::run(a),
+        Command::World(a) => commands::world::run(a),
+        Command::Pretrain(a) => commands::pretrain::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -7,6 +7,7 @@ pub mod device;
 pub mod error;
 pub mod methods;
 pub mod models;
+pub mod pretrain;
 pub mod tensor_io;
 pub mod train;
 

@@ -1,6 +1,8 @@
 //! One file per subcommand.
 pub mod classify;
 pub mod embed;
+pub mod pretrain;
+pub mod world;
 
 use anyhow::Result;
 use vladapt::tensor::Device;
