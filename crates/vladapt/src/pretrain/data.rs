@@ -79,7 +79,10 @@ pub fn read_caption_csv(csv: &Path) -> Result<Vec<(PathBuf, String)>> {
         }
     };
     let cols = split_csv_line(header).map_err(|e| VladaptError::config(csv, e))?;
-    let find = |name: &str| cols.iter().position(|c| c.trim().eq_ignore_ascii_case(name));
+    let find = |name: &str| {
+        cols.iter()
+            .position(|c| c.trim().eq_ignore_ascii_case(name))
+    };
     let (Some(ic), Some(cc)) = (find("image"), find("caption")) else {
         return Err(VladaptError::config(
             csv,
@@ -97,7 +100,12 @@ pub fn read_caption_csv(csv: &Path) -> Result<Vec<(PathBuf, String)>> {
         let (Some(img), Some(cap)) = (f.get(ic), f.get(cc)) else {
             return Err(VladaptError::config(
                 csv,
-                format!("line {}: expected {} fields, got {}", i + 1, cols.len(), f.len()),
+                format!(
+                    "line {}: expected {} fields, got {}",
+                    i + 1,
+                    cols.len(),
+                    f.len()
+                ),
             ));
         };
         if img.trim().is_empty() || cap.trim().is_empty() {

@@ -113,12 +113,29 @@ pub fn contrastive_loss(
 ) -> Result<Tensor<1>> {
     let b = image_features.dims()[0];
     let scale = logit_scale.exp().reshape([1, 1]);
-    let logits = l2_normalize(image_features).matmul(l2_normalize(text_features).transpose())
-        * scale;
+    let logits =
+        l2_normalize(image_features).matmul(l2_normalize(text_features).transpose()) * scale;
     let labels: Vec<usize> = (0..b).collect();
     let li = cross_entropy(logits.clone(), &labels)?;
     let lt = cross_entropy(logits.transpose(), &labels)?;
     Ok((li + lt).div_scalar(2.0))
+}
+
+/// Clamp the `logit_scale` parameter to `[0, ln 100]` in place (CLIP's clamp after each
+/// optimiser step); returns the value after clamping.
+pub fn clamp_logit_scale(params: &mut Params, device: &Device) -> f32 {
+    let v = to_vec_f32(&params.get::<1>("logit_scale"))[0];
+    let c = v.clamp(0.0, MAX_LOGIT_SCALE);
+    if c != v {
+        if let Some(e) = params
+            .entries_mut()
+            .iter_mut()
+            .find(|p| p.name == "logit_scale")
+        {
+            e.value = Tensor::from_data(TensorData::new(vec![c], [1]), device);
+        }
+    }
+    c
 }
 
 fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
@@ -427,16 +444,7 @@ pub fn pretrain(
             drop(model);
             let gnorm = opt.step(&mut params, g, lr)?;
             // Clamp the log scale to [0, ln 100] as CLIP does after each step.
-            logit_scale = to_vec_f32(&params.get::<1>("logit_scale"))[0];
-            if !(0.0..=MAX_LOGIT_SCALE).contains(&logit_scale) {
-                logit_scale = logit_scale.clamp(0.0, MAX_LOGIT_SCALE);
-                let e = params
-                    .entries_mut()
-                    .iter_mut()
-                    .find(|p| p.name == "logit_scale")
-                    .expect("logit_scale is a parameter");
-                e.value = Tensor::from_data(TensorData::new(vec![logit_scale], [1]), device);
-            }
+            logit_scale = clamp_logit_scale(&mut params, device);
             sum += loss_value as f64;
             points.push((step, loss_value as f64));
             let row = serde_json::json!({

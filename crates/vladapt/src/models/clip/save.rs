@@ -249,7 +249,10 @@ fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
 
 /// `dir` with `.{suffix}` appended to its last component.
 pub fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)
 }
