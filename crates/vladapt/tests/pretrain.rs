@@ -41,7 +41,7 @@ fn host(p: &Params) -> Vec<(String, Vec<usize>, Vec<f32>)> {
 }
 
 #[test]
-fn save_load_round_trip_is_exact() {
+fn save_load_round_trip_keeps_weights_and_embeddings() {
     let dev = Device::flex();
     let mut cfg = tiny_config(32);
     cfg.vision.activation = vladapt::models::clip::Activation::Gelu;
@@ -75,19 +75,25 @@ fn save_load_round_trip_is_exact() {
     assert_eq!(p.model.config.text, cfg.text);
     assert_eq!(p.model.config.vision, cfg.vision);
     assert_eq!(host(&p.model.to_params()), host(&model.to_params()));
-    // Embeddings agree exactly.
+    // Embeddings agree (weights are bit-identical; loaded weights are transposed views, so the
+    // matmul kernels may sum in another order: differences stay at f32 rounding level).
+    let close = |a: &[f32], b: &[f32]| {
+        assert_eq!(a.len(), b.len());
+        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(d < 1e-5, "max abs diff {d}");
+    };
     let texts = ["a photo of a red circle.", "two blue squares"];
     let ids = p.tokenize(&texts);
     let a = to_vec_f32(&model.encode_text(&ids, &NoHook).unwrap());
     let b = to_vec_f32(&p.model.encode_text(&ids, &NoHook).unwrap());
-    assert_eq!(a, b);
+    close(&a, &b);
     let px: Vec<f32> = (0..2 * 3 * 32 * 32)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
         .collect();
     let pixels = || Tensor::<4>::from_data(TensorData::new(px.clone(), [2, 3, 32, 32]), &dev);
     let a = to_vec_f32(&model.encode_image(pixels(), &NoHook).unwrap());
     let b = to_vec_f32(&p.model.encode_image(pixels(), &NoHook).unwrap());
-    assert_eq!(a, b);
+    close(&a, &b);
     // Saving again over an existing directory works (atomic replace).
     model.save_hf(&dir, &tokenizer).unwrap();
     assert!(ClipPipeline::load(&dir, &dev).is_ok());
