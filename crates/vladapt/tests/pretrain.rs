@@ -79,7 +79,11 @@ fn save_load_round_trip_keeps_weights_and_embeddings() {
     // matmul kernels may sum in another order: differences stay at f32 rounding level).
     let close = |a: &[f32], b: &[f32]| {
         assert_eq!(a.len(), b.len());
-        let d = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let d = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
         assert!(d < 1e-5, "max abs diff {d}");
     };
     let texts = ["a photo of a red circle.", "two blue squares"];

@@ -155,6 +155,7 @@ impl Optimizer {
 
     /// Host copy of the state: `(tensor name, values)` with names `m.<i>` / `v.<i>`, and the
     /// step count.
+    #[allow(clippy::type_complexity)]
     pub fn state(&self) -> (Vec<(String, Vec<usize>, Vec<f32>)>, u64) {
         let mut out = Vec::new();
         for (prefix, list) in [("m", &self.m), ("v", &self.v)] {

@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// `ln(1 / 0.07)`: CLIP's initial logit scale.
-pub const INIT_LOGIT_SCALE: f32 = 2.659_260_1;
+pub const INIT_LOGIT_SCALE: f32 = 2.659_26;
 
 /// Host-side seeded sampler (Box–Muller normals), so an initialisation is reproducible on every
 /// backend and thread count.
