@@ -35,6 +35,12 @@ enum Command {
     /// Run an evaluation protocol over methods/shots/seeds.
     #[command(subcommand)]
     Protocol(commands::protocol::ProtocolCmd),
+    /// Generate the procedural image–text world (pretraining set or classification task).
+    World(commands::world::WorldArgs),
+    /// Contrastive CLIP pretraining from scratch on image–caption pairs.
+    Pretrain(commands::pretrain::PretrainArgs),
+    /// Offline end-to-end demo: world → pretrain a tiny CLIP → base-to-novel table.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() {
@@ -54,6 +60,9 @@ fn main() {
         Command::Predict(a) => commands::train::predict(a),
         Command::InspectStep(a) => commands::train::inspect(a),
         Command::Protocol(c) => commands::protocol::run(c),
+        Command::World(a) => commands::world::run(a),
+        Command::Pretrain(a) => commands::pretrain::run(a),
+        Command::Demo(a) => commands::demo::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -8,6 +8,7 @@ pub mod error;
 pub mod methods;
 pub mod models;
 pub mod protocols;
+pub mod pretrain;
 pub mod tensor_io;
 pub mod train;
 

@@ -1,8 +1,11 @@
 //! One file per subcommand.
 pub mod classify;
+pub mod demo;
 pub mod embed;
 pub mod protocol;
 pub mod train;
+pub mod pretrain;
+pub mod world;
 
 use anyhow::Result;
 use vladapt::tensor::Device;

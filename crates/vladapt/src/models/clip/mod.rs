@@ -4,10 +4,12 @@
 //! parallel branches through [`TowerHook`], so every method reuses one encoder.
 pub mod config;
 pub mod hooks;
+pub mod init;
 pub mod layers;
 pub mod load;
 pub mod model;
 pub mod pipeline;
+pub mod save;
 pub mod text;
 pub mod vision;
 
