@@ -7,8 +7,8 @@ pub mod device;
 pub mod error;
 pub mod methods;
 pub mod models;
-pub mod protocols;
 pub mod pretrain;
+pub mod protocols;
 pub mod tensor_io;
 pub mod train;
 

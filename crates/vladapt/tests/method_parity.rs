@@ -179,3 +179,98 @@ fn mma_official_alpha_matches_reference() {
         }),
     );
 }
+
+/// Trainable-parameter counts of the methods built on a ViT-B/16-shaped CLIP equal the
+/// official ones (methods.md §5).
+#[test]
+fn official_parameter_counts_for_vit_b16() {
+    use vladapt::models::clip::{
+        Activation, ClipConfig, ClipModel, Layout, TextConfig, VisionConfig,
+    };
+    let cfg = ClipConfig {
+        text: TextConfig {
+            vocab_size: 49408,
+            width: 512,
+            layers: 12,
+            heads: 8,
+            intermediate: 2048,
+            context_length: 77,
+            activation: Activation::QuickGelu,
+            eps: 1e-5,
+        },
+        vision: VisionConfig {
+            width: 768,
+            layers: 12,
+            heads: 12,
+            intermediate: 3072,
+            image_size: 224,
+            patch_size: 16,
+            activation: Activation::QuickGelu,
+            eps: 1e-5,
+        },
+        projection_dim: 512,
+        layout: Layout::HuggingFace,
+        image_mean: None,
+        image_std: None,
+    };
+    let device = vladapt::device::default_device();
+    let clip = ClipModel::random_init(&cfg, 0, &device).unwrap();
+    let tok = vladapt_tokenizer::ClipTokenizer::openai().unwrap();
+    let classes: Vec<String> = ["cat", "dog"].iter().map(|s| s.to_string()).collect();
+    let count = |c: MethodConfig| {
+        let mut m = build(&c, &clip, &tok, &device).unwrap();
+        m.set_classes(&vladapt::methods::ClassSet {
+            clip: &clip,
+            tokenizer: &tok,
+            classnames: &classes,
+            template: "a photo of a {}.",
+        })
+        .unwrap();
+        m.params().numel()
+    };
+    assert_eq!(count(MethodConfig::Mma(MmaConfig::default())), 674_560);
+    assert_eq!(
+        count(MethodConfig::Maple(MapleConfig::default())),
+        3_555_072
+    );
+    assert_eq!(count(MethodConfig::Cocoop(CocoopConfig::default())), 35_360);
+    assert_eq!(count(MethodConfig::Coop(CoopConfig::default())), 8_192);
+    assert_eq!(
+        count(MethodConfig::Coop(CoopConfig {
+            ctx_init: Some("a photo of a".into()),
+            ..Default::default()
+        })),
+        2_048
+    );
+    assert_eq!(
+        count(MethodConfig::ClipAdapter(ClipAdapterConfig::default())),
+        131_072
+    );
+    // Bad configurations are clear errors, not panics.
+    let err = build(
+        &MethodConfig::Maple(MapleConfig {
+            depth: 13,
+            ..Default::default()
+        }),
+        &clip,
+        &tok,
+        &device,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("depth"), "{err}");
+    let err = build(
+        &MethodConfig::Mma(MmaConfig {
+            adapter_start: 14,
+            ..Default::default()
+        }),
+        &clip,
+        &tok,
+        &device,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("adapter_start"), "{err}");
+}

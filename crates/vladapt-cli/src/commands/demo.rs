@@ -60,9 +60,27 @@ fn quick_epochs(k: MethodKind) -> usize {
 
 fn plan(quick: bool) -> Plan {
     if quick {
-        Plan { pretrain_images: 1024, pretrain_epochs: 2, classes: 40, train_per_class: 4, test_per_class: 4, shots: 4, seeds: vec![1], epochs: quick_epochs }
+        Plan {
+            pretrain_images: 1024,
+            pretrain_epochs: 2,
+            classes: 40,
+            train_per_class: 4,
+            test_per_class: 4,
+            shots: 4,
+            seeds: vec![1],
+            epochs: quick_epochs,
+        }
     } else {
-        Plan { pretrain_images: 12_000, pretrain_epochs: 3, classes: 40, train_per_class: 16, test_per_class: 20, shots: 16, seeds: vec![1, 2, 3], epochs: full_epochs }
+        Plan {
+            pretrain_images: 12_000,
+            pretrain_epochs: 3,
+            classes: 40,
+            train_per_class: 16,
+            test_per_class: 20,
+            shots: 16,
+            seeds: vec![1, 2, 3],
+            epochs: full_epochs,
+        }
     }
 }
 
@@ -103,23 +121,44 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let opts = vladapt_world::WorldOptions::default();
         vladapt_world::generate_pretrain(&world, a.seed, p.pretrain_images, &opts)?;
     }
-    eprintln!("   {} images in {:.1}s", p.pretrain_images, t.elapsed().as_secs_f64());
+    eprintln!(
+        "   {} images in {:.1}s",
+        p.pretrain_images,
+        t.elapsed().as_secs_f64()
+    );
 
     let t = step("2/4 generating the downstream task (outline style, unseen in pretraining)");
     let task_dir = out.join("task");
     if !task_dir.join(vladapt_data::DESCRIPTOR_FILE).is_file() {
-        let spec = vladapt_world::TaskSpec { name: "world_outline".into(), num_classes: p.classes, train_per_class: p.train_per_class, val_per_class: 4, test_per_class: p.test_per_class, ..Default::default() };
+        let spec = vladapt_world::TaskSpec {
+            name: "world_outline".into(),
+            num_classes: p.classes,
+            train_per_class: p.train_per_class,
+            val_per_class: 4,
+            test_per_class: p.test_per_class,
+            ..Default::default()
+        };
         vladapt_world::generate_task(&task_dir, a.seed + 1, &spec)?;
     }
     let ds = vladapt_data::load_dataset("vladapt", &task_dir)?;
-    eprintln!("   {} classes ({} base / {} novel) in {:.1}s", ds.num_classes(), ds.num_classes().div_ceil(2), ds.num_classes() / 2, t.elapsed().as_secs_f64());
+    eprintln!(
+        "   {} classes ({} base / {} novel) in {:.1}s",
+        ds.num_classes(),
+        ds.num_classes().div_ceil(2),
+        ds.num_classes() / 2,
+        t.elapsed().as_secs_f64()
+    );
 
     let t = step("3/4 pretraining a tiny CLIP contrastively on the world");
     let pre = out.join("pretrain");
     let model_dir = pre.join("model");
     if !model_dir.join("model.safetensors").is_file() {
         let cfg = model_preset("tiny")?;
-        let train = PretrainConfig { epochs: p.pretrain_epochs, seed: a.seed, ..PretrainConfig::default() };
+        let train = PretrainConfig {
+            epochs: p.pretrain_epochs,
+            seed: a.seed,
+            ..PretrainConfig::default()
+        };
         let resume = pre.join("checkpoint").exists();
         let mut last = Instant::now();
         let mut on_event = |e: &Event| {
@@ -132,22 +171,44 @@ pub fn run(a: DemoArgs) -> Result<()> {
         };
         pretrain(&cfg, &train, &world, &pre, resume, &device, &mut on_event)?;
     }
-    eprintln!("   pretrained in {:.1}s → {}", t.elapsed().as_secs_f64(), model_dir.display());
+    eprintln!(
+        "   pretrained in {:.1}s → {}",
+        t.elapsed().as_secs_f64(),
+        model_dir.display()
+    );
 
     let t = step("4/4 base-to-novel: zero-shot, CoOp, CoCoOp, CLIP-Adapter, MaPLe, MMA");
     let pipe = ClipPipeline::load(&model_dir, &device)?;
-    let methods = [MethodKind::Zeroshot, MethodKind::Coop, MethodKind::Cocoop, MethodKind::ClipAdapter, MethodKind::Maple, MethodKind::Mma];
+    let methods = [
+        MethodKind::Zeroshot,
+        MethodKind::Coop,
+        MethodKind::Cocoop,
+        MethodKind::ClipAdapter,
+        MethodKind::Maple,
+        MethodKind::Mma,
+    ];
     let b2n = out.join("base2novel");
-    let o = SuiteOptions { output: &b2n, max_test: None, allow_fewer: false, progress: true };
+    let o = SuiteOptions {
+        output: &b2n,
+        max_test: None,
+        allow_fewer: false,
+        progress: true,
+    };
     let cfg = |m: MethodKind, s: u64| demo_config(m, &p, s);
     base2novel(&pipe, &ds, &methods, &p.seeds, &cfg, &o)?;
-    eprintln!("   adapted and evaluated in {:.1}s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "   adapted and evaluated in {:.1}s",
+        t.elapsed().as_secs_f64()
+    );
 
     let table = std::fs::read_to_string(b2n.join("results.md"))?;
     let total = t_all.elapsed().as_secs_f64();
     let md = format!("# vladapt demo\n\nWorld seed {}, {} pretraining images, tiny CLIP, task `world_outline` ({} classes), {} shots.\nTotal time {:.0} s.\n\n{table}", a.seed, p.pretrain_images, p.classes, p.shots, total);
     vladapt::tensor_io::write_atomic(&out.join("results.md"), md.as_bytes())?;
     println!("{table}");
-    println!("total time {total:.0} s; results in {}", out.join("results.md").display());
+    println!(
+        "total time {total:.0} s; results in {}",
+        out.join("results.md").display()
+    );
     Ok(())
 }

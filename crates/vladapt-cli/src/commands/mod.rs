@@ -2,9 +2,9 @@
 pub mod classify;
 pub mod demo;
 pub mod embed;
+pub mod pretrain;
 pub mod protocol;
 pub mod train;
-pub mod pretrain;
 pub mod world;
 
 use anyhow::Result;
