@@ -24,6 +24,10 @@ enum Command {
     Embed(commands::embed::EmbedArgs),
     /// Zero-shot classification of images with prompt ensembling.
     Classify(commands::classify::ClassifyArgs),
+    /// Datasets: fetch, verify, list.
+    Data(commands::data::DataArgs),
+    /// Benchmarks against the PyTorch reference.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
@@ -38,6 +42,8 @@ fn main() {
     let result = match cli.command {
         Command::Embed(a) => commands::embed::run(a),
         Command::Classify(a) => commands::classify::run(a),
+        Command::Data(a) => commands::data::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,5 +1,7 @@
 //! One file per subcommand.
+pub mod bench;
 pub mod classify;
+pub mod data;
 pub mod embed;
 
 use anyhow::Result;
