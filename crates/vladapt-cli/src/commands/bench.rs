@@ -126,7 +126,10 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
     let reference = if a.no_reference {
         Err("skipped (--no-reference)".to_string())
     } else {
-        eprintln!("PyTorch reference ({}, {threads} threads)…", python.display());
+        eprintln!(
+            "PyTorch reference ({}, {threads} threads)…",
+            python.display()
+        );
         run_reference(&python, &script, &model, &a, threads)
     };
 
@@ -156,7 +159,12 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn throughput(f: &dyn Fn() -> Result<()>, batch: usize, warmup: usize, iters: usize) -> Result<f64> {
+fn throughput(
+    f: &dyn Fn() -> Result<()>,
+    batch: usize,
+    warmup: usize,
+    iters: usize,
+) -> Result<f64> {
     for _ in 0..warmup {
         f()?;
     }
@@ -196,7 +204,9 @@ fn script_path() -> Result<PathBuf> {
     let rel = Path::new("tools/bench/bench_embed_torch.py");
     let candidates = [
         rel.to_path_buf(),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(rel),
     ];
     candidates
         .iter()
@@ -276,7 +286,10 @@ fn run_reference(
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let last = err.lines().last().unwrap_or("").trim().to_string();
-        return Err(format!("the PyTorch reference failed ({}): {last}", out.status));
+        return Err(format!(
+            "the PyTorch reference failed ({}): {last}",
+            out.status
+        ));
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
