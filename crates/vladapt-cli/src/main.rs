@@ -41,6 +41,10 @@ enum Command {
     Pretrain(commands::pretrain::PretrainArgs),
     /// Offline end-to-end demo: world → pretrain a tiny CLIP → base-to-novel table.
     Demo(commands::demo::DemoArgs),
+    /// Datasets: fetch, verify, list.
+    Data(commands::data::DataArgs),
+    /// Benchmarks against the PyTorch reference.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
@@ -63,6 +67,8 @@ fn main() {
         Command::World(a) => commands::world::run(a),
         Command::Pretrain(a) => commands::pretrain::run(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Data(a) => commands::data::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -132,7 +132,7 @@ impl DatasetSource for Fetched {
         self.aliases
     }
     fn layout(&self) -> &'static str {
-        "ROOT/<name>/vladapt_dataset.json, written by `fetch <name>`"
+        "ROOT/<name>/vladapt_dataset.json, written by `vladapt data fetch <name>`"
     }
     fn load(&self, root: &Path) -> Result<Dataset, DataError> {
         let dir = root.join(self.name);
@@ -141,7 +141,7 @@ impl DatasetSource for Fetched {
                 dataset: self.name.into(),
                 path: dir.join(DESCRIPTOR_FILE),
                 layout: format!(
-                    "run `vladapt fetch {} --root {}` first",
+                    "run `vladapt data fetch {} --root {}` first",
                     self.name,
                     root.display()
                 ),

@@ -6,6 +6,7 @@ use super::hooks::TowerHook;
 use crate::tensor_io::WeightStore;
 use crate::Result;
 use burn::tensor::activation::{gelu, sigmoid, softmax};
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
 /// `y = x W + b` with `W` stored `[in, out]` (transposed from PyTorch's `[out, in]` at load).
@@ -72,8 +73,15 @@ impl LayerNorm {
         })
     }
 
-    /// Normalise `[..., d]`.
+    /// Normalise `[..., d]` with burn's `layer_norm` module op: one fused kernel on backends that
+    /// have one (Flex), and on autodiff devices burn's default decomposition into differentiable
+    /// primitives (mean, centred variance, sqrt, affine) — the same maths as [`Self::forward_reference`].
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        burn::tensor::module::layer_norm(x, self.weight.clone(), Some(self.bias.clone()), self.eps)
+    }
+
+    /// The same LayerNorm written from tensor primitives (kept for tests and as documentation).
+    pub fn forward_reference<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let mean = x.clone().mean_dim(D - 1);
         let xc = x - mean;
         let var = xc.clone().square().mean_dim(D - 1);
@@ -104,6 +112,36 @@ pub struct Attention {
 impl Attention {
     /// `x`: `[B, T, d]`, `mask`: optional additive `[T, T]`. Returns `[B, T, d]`.
     pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<2>>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let hd = d / self.heads;
+        let qkv = self
+            .qkv
+            .forward(x)
+            .reshape([b, t, 3, self.heads, hd])
+            .permute([2, 0, 3, 1, 4]);
+        let q: Tensor<4> = qkv.clone().narrow(0, 0, 1).reshape([b, self.heads, t, hd]);
+        let k: Tensor<4> = qkv.clone().narrow(0, 1, 1).reshape([b, self.heads, t, hd]);
+        let v: Tensor<4> = qkv.narrow(0, 2, 1).reshape([b, self.heads, t, hd]);
+        // burn's attention op: softmax(q kᵀ / √hd + mask) v. Flex runs it as one kernel per
+        // (batch, head) without materialising the scaled scores; autodiff devices use burn's
+        // differentiable fallback (the same composition as `forward_reference`).
+        let out = burn::tensor::module::attention(
+            q,
+            k,
+            v,
+            None,
+            mask.map(|m| m.clone().unsqueeze::<4>()),
+            AttentionModuleOptions {
+                scale: Some(1.0 / (hd as f64).sqrt()),
+                softcap: None,
+                is_causal: false,
+            },
+        );
+        self.out.forward(out.swap_dims(1, 2).reshape([b, t, d]))
+    }
+
+    /// The same attention written from tensor primitives (kept for tests and as documentation).
+    pub fn forward_reference(&self, x: Tensor<3>, mask: Option<&Tensor<2>>) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let hd = d / self.heads;
         let qkv = self
