@@ -1,8 +1,8 @@
 //! One file per subcommand.
 pub mod bench;
 pub mod classify;
-pub mod demo;
 pub mod data;
+pub mod demo;
 pub mod embed;
 pub mod pretrain;
 pub mod protocol;

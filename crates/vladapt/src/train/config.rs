@@ -169,6 +169,16 @@ impl RunConfig {
             let (key, val) = s
                 .split_once('=')
                 .ok_or_else(|| VladaptError::Invalid(format!("--set {s}: expected key=value")))?;
+            // `METHOD:key=value` applies only to that method (one command, several methods).
+            let key = match key.split_once(':') {
+                Some((m, rest)) => {
+                    if MethodKind::parse(m)? != self.method.kind() {
+                        continue;
+                    }
+                    rest
+                }
+                None => key,
+            };
             let parsed: serde_json::Value = serde_json::from_str(val)
                 .unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
             let mut cur = &mut v;
@@ -267,6 +277,19 @@ mod tests {
         assert_eq!(c.train.batch_size, 4);
         match &c.method {
             MethodConfig::Mma(m) => assert_eq!(m.dim, 8),
+            _ => panic!("method changed"),
+        }
+        c.apply_overrides(&[
+            "coop:train.batch_size=99".into(),
+            "mma:method.alpha=0.5".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.train.batch_size, 4,
+            "a coop-only override must not touch mma"
+        );
+        match &c.method {
+            MethodConfig::Mma(m) => assert_eq!(m.alpha, 0.5),
             _ => panic!("method changed"),
         }
         let err = c
