@@ -11,7 +11,7 @@ CLIP tokenizer files) so the Rust side can bench the very same weights.
 Measures, with torch.set_num_threads(threads) and inference_mode:
   images: batch 32 of 3x224x224 random pixels (N(0,1)), get_image_features;
   texts:  batch 64 of zero-padded 77-token prompts "a photo of a {word}.", get_text_features;
-warm-up iterations first, then `iters` timed iterations of each. Peak RSS from getrusage.
+warm-up iterations first, then `iters` timed iterations of each. Peak RSS from /proc/self/status VmHWM.
 Prints ONE JSON line: {"images_per_s": .., "texts_per_s": .., "peak_rss_mb": ..}
 Run it with the fixture venv's python (tools/fixtures/make_fixtures.py creates it).
 """
@@ -35,6 +35,23 @@ CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 WORDS = ["cat", "dog", "car", "tree", "boat", "plane", "flower", "pizza", "house", "river", "bird", "horse",
          "chair", "guitar", "mountain", "bridge"]
 
+
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MiB: VmHWM from /proc/self/status (Linux).
+
+    getrusage's ru_maxrss is not used when VmHWM is available: Linux carries the pre-exec high-water
+    mark of the forked parent over into ru_maxrss, so a child of a large process (e.g. `vladapt bench`
+    after loading its model) would report the parent's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 def vitb32_config():
     from transformers import CLIPConfig
@@ -115,7 +132,7 @@ def main(argv=None):
     with torch.inference_mode():
         ips = throughput(lambda: model.get_image_features(pixel_values=pix), a.image_batch, a.warmup, a.iters)
         tps = throughput(lambda: model.get_text_features(input_ids=ids), a.text_batch, a.warmup, a.iters)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    rss = peak_rss_mb()
     print(json.dumps({"images_per_s": round(ips, 3), "texts_per_s": round(tps, 3), "peak_rss_mb": round(rss, 1)}))
     return 0
 

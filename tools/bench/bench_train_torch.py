@@ -37,6 +37,23 @@ from common import token_embeds, tokenize  # noqa: E402
 from methods_ref import FORWARD  # noqa: E402
 
 
+
+def peak_rss_mb() -> float:
+    """Peak RSS of this process in MiB: VmHWM from /proc/self/status (Linux).
+
+    getrusage's ru_maxrss is not used when VmHWM is available: Linux carries the pre-exec high-water
+    mark of the forked parent over into ru_maxrss, so a child of a large process (e.g. `vladapt bench`
+    after loading its model) would report the parent's peak instead of its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
 def init_params(method, model, n_cls, g):
     tc, vc = model.config.text_config, model.config.vision_config
     dt, dv, de = tc.hidden_size, vc.hidden_size, model.config.projection_dim
@@ -133,7 +150,7 @@ def main(argv=None):
     for _ in range(a.steps):
         step()
     ms = (time.perf_counter() - t0) * 1000.0 / a.steps
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    rss = peak_rss_mb()
     print(json.dumps({"step_ms": round(ms, 2), "peak_rss_mb": round(rss, 1)}))
     return 0
 

@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use vladapt::models::clip::text::eot_positions;
 use vladapt::models::clip::{ClipPipeline, NoHook};
 use vladapt::tensor::{Distribution, Tensor};
 use vladapt::tensor_io::to_vec_f32;
@@ -105,6 +106,9 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
         .collect();
     let refs: Vec<&str> = prompts.iter().map(|t| t.as_str()).collect();
     let ids = p.tokenize(&refs);
+    // The text tower runs only up to the longest prompt's EOT (causal mask: later tokens never
+    // reach the pooled output); PyTorch's get_text_features runs all 77 positions.
+    let text_tokens = eot_positions(&ids).into_iter().max().unwrap_or(0) + 1;
     let run_texts = || -> Result<()> {
         let f = p.model.encode_text(&ids, &NoHook)?;
         let _ = to_vec_f32(&f);
@@ -134,6 +138,10 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
     };
 
     print_table(&ours, &reference, &a.device, threads);
+    println!(
+        "note: texts/s — vladapt encodes {text_tokens} of 77 positions (cut after the longest \
+         EOT, same output); PyTorch encodes all 77"
+    );
     let mut json = serde_json::json!({
         "model": model,
         "device": a.device,
@@ -141,6 +149,7 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
         "text_batch": a.text_batch,
         "iters": a.iters,
         "warmup": a.warmup,
+        "text_tokens_encoded": text_tokens,
         "ours": numbers_json(&ours),
     });
     match &reference {

@@ -353,3 +353,55 @@ pub fn causal_mask(t: usize, device: &Device) -> Tensor<2> {
     }
     Tensor::from_data(burn::tensor::TensorData::new(v, [t, t]), device)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor_io::to_vec_f32;
+    use burn::tensor::Distribution;
+
+    fn rand<const D: usize>(shape: [usize; D], dev: &Device) -> Tensor<D> {
+        Tensor::random(shape, Distribution::Normal(0.0, 0.5), dev)
+    }
+
+    fn max_diff<const D: usize>(a: &Tensor<D>, b: &Tensor<D>) -> f32 {
+        to_vec_f32(a)
+            .iter()
+            .zip(to_vec_f32(b))
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn fused_ops_match_the_primitive_reference() {
+        for dev in [Device::flex(), Device::flex().autodiff()] {
+            let (b, t, d, heads) = (2, 7, 16, 4);
+            let ln = LayerNorm {
+                weight: rand([d], &dev).add_scalar(1.0),
+                bias: rand([d], &dev),
+                eps: 1e-5,
+            };
+            let x = rand([b, t, d], &dev).add_scalar(0.3);
+            assert!(max_diff(&ln.forward(x.clone()), &ln.forward_reference(x.clone())) < 1e-5);
+            let attn = Attention {
+                qkv: Linear {
+                    weight: rand([d, 3 * d], &dev),
+                    bias: Some(rand([3 * d], &dev)),
+                },
+                out: Linear {
+                    weight: rand([d, d], &dev),
+                    bias: Some(rand([d], &dev)),
+                },
+                heads,
+            };
+            let mask = causal_mask(t, &dev);
+            for m in [None, Some(&mask)] {
+                let diff = max_diff(
+                    &attn.forward(x.clone(), m),
+                    &attn.forward_reference(x.clone(), m),
+                );
+                assert!(diff < 1e-5, "attention differs by {diff}");
+            }
+        }
+    }
+}
