@@ -312,3 +312,67 @@ fn base_to_novel_run_writes_results_and_adapters_check_their_base_model() {
     .unwrap();
     assert_eq!(again.base.accuracy, b);
 }
+
+#[test]
+fn few_shot_curve_and_transfer_protocols_write_their_results() {
+    use vladapt::protocols::suite::{few_shot_curve, transfer, SuiteOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let ds = task(&tmp.path().join("data"), 3);
+    let other = task(&tmp.path().join("data2"), 2);
+    let p = pipe();
+    let out = tmp.path().join("fs");
+    let o = SuiteOptions {
+        output: &out,
+        max_test: None,
+        allow_fewer: false,
+        progress: false,
+    };
+    let cfg = |m: MethodKind, k: usize, s: u64| -> vladapt::Result<RunConfig> {
+        let mut c = quick(m, 1, 0.01);
+        c.shots = k;
+        c.seed = s;
+        Ok(c)
+    };
+    let curve = few_shot_curve(&p, &ds, MethodKind::Coop, &[1, 2], &[1, 2], &cfg, &o).unwrap();
+    assert_eq!(curve.iter().map(|c| c.0).collect::<Vec<_>>(), vec![1, 2]);
+    // Mean and std recomputed from the per-run results.json files.
+    for &(k, mean, std) in &curve {
+        let accs: Vec<f64> = [1, 2]
+            .iter()
+            .map(|s| {
+                let r: serde_json::Value = serde_json::from_str(
+                    &std::fs::read_to_string(
+                        out.join(format!("coop/shots{k}_seed{s}/results.json")),
+                    )
+                    .unwrap(),
+                )
+                .unwrap();
+                r["base"]["accuracy"].as_f64().unwrap()
+            })
+            .collect();
+        let m = (accs[0] + accs[1]) / 2.0;
+        assert!((mean - m).abs() < 1e-9 && (std - (accs[0] - m).abs()).abs() < 1e-9);
+    }
+    assert!(out.join("few_shot.png").is_file() && out.join("results.md").is_file());
+    // Transfer: the source run plus one row per target, evaluated with the target's classes.
+    let xd = tmp.path().join("xd");
+    let o = SuiteOptions {
+        output: &xd,
+        max_test: None,
+        allow_fewer: false,
+        progress: false,
+    };
+    let rows = transfer(
+        &p,
+        &ds,
+        std::slice::from_ref(&other),
+        quick(MethodKind::Coop, 1, 0.01),
+        &o,
+    )
+    .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].0, other.name);
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(xd.join("results.json")).unwrap()).unwrap();
+    assert!((r["targets_mean"].as_f64().unwrap() - rows[1].1).abs() < 1e-9);
+}
