@@ -71,28 +71,38 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
     let device = super::device(&a.device)?;
     let p = ClipPipeline::load(&a.model, &device)?;
     let weights = p.zero_shot_weights(&classes, &templates)?;
-    let k = a.top_k.clamp(1, classes.len());
-    let mut results = Vec::new();
+    let mut probs = Vec::new();
     for chunk in a.images.chunks(a.batch_size.max(1)) {
         let px = p.load_pixels(chunk)?;
         let f = l2_normalize(p.model.encode_image(px, &NoHook)?);
-        let probs = softmax(
+        probs.extend(to_vec_f32(&softmax(
             f.matmul(weights.clone().transpose())
                 .mul_scalar(p.model.scale()),
             1,
-        );
-        let flat = to_vec_f32(&probs);
-        for (path, row) in chunk.iter().zip(flat.chunks(classes.len())) {
-            let mut idx: Vec<usize> = (0..classes.len()).collect();
-            idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
-            let top: Vec<(String, f32)> = idx[..k]
-                .iter()
-                .map(|&i| (classes[i].clone(), row[i]))
-                .collect();
-            results.push((path.clone(), top));
-        }
+        )));
     }
-    if a.json {
+    print_top_k(&a.images, &probs, &classes, a.top_k, a.json);
+    Ok(())
+}
+
+/// Print the `k` most probable classes of each image (`probs` row-major `[images, classes]`),
+/// as text or as one JSON array.
+pub fn print_top_k(images: &[PathBuf], probs: &[f32], classes: &[String], k: usize, json: bool) {
+    let c = classes.len();
+    let k = k.clamp(1, c.max(1));
+    let results: Vec<(&PathBuf, Vec<(&String, f32)>)> = images
+        .iter()
+        .zip(probs.chunks(c.max(1)))
+        .map(|(path, row)| {
+            let mut idx: Vec<usize> = (0..c).collect();
+            idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
+            (
+                path,
+                idx[..k].iter().map(|&i| (&classes[i], row[i])).collect(),
+            )
+        })
+        .collect();
+    if json {
         let v: Vec<_> = results
             .iter()
             .map(|(p, top)| serde_json::json!({"image": p, "predictions": top.iter().map(|(c, s)| serde_json::json!({"class": c, "probability": s})).collect::<Vec<_>>()}))
@@ -106,5 +116,4 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
             }
         }
     }
-    Ok(())
 }

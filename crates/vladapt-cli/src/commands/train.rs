@@ -218,31 +218,7 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     let px = pipe.load_pixels(&a.images)?;
     let logits = method.logits(&pipe.model, method.image_features(&pipe.model, px)?)?;
     let probs = vladapt::tensor_io::to_vec_f32(&vladapt::tensor::activation::softmax(logits, 1));
-    let c = acfg.classnames.len();
-    let k = a.top_k.clamp(1, c);
-    let mut out = Vec::new();
-    for (path, row) in a.images.iter().zip(probs.chunks(c)) {
-        let mut idx: Vec<usize> = (0..c).collect();
-        idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
-        out.push((
-            path,
-            idx[..k]
-                .iter()
-                .map(|&i| (acfg.classnames[i].clone(), row[i]))
-                .collect::<Vec<_>>(),
-        ));
-    }
-    if a.json {
-        let v: Vec<_> = out.iter().map(|(p, t)| serde_json::json!({"image": p, "predictions": t.iter().map(|(c, s)| serde_json::json!({"class": c, "probability": s})).collect::<Vec<_>>()})).collect();
-        println!("{}", serde_json::Value::Array(v));
-    } else {
-        for (p, t) in out {
-            println!("{}", p.display());
-            for (c, s) in t {
-                println!("  {:6.2}%  {c}", s * 100.0);
-            }
-        }
-    }
+    super::classify::print_top_k(&a.images, &probs, &acfg.classnames, a.top_k, a.json);
     Ok(())
 }
 

@@ -1,9 +1,8 @@
 //! Zero-shot CLIP (Radford et al. 2021): `logits = exp(s) · cos(f_img, mean_t norm(f_text(t(c))))`,
 //! with the dataset template or an ensemble of templates (CoOp `zsclip.py`).
 use super::config::{MethodKind, ZeroShotConfig};
-use super::prompts::{fill_template, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
-use crate::models::clip::{l2_normalize, ClipModel, NoHook};
+use crate::models::clip::{l2_normalize, ClipModel};
 use crate::{Result, VladaptError};
 use burn::tensor::Tensor;
 
@@ -28,21 +27,12 @@ impl ZeroShot {
 
 /// Normalised ensemble of text features over templates → `[C, proj]`.
 pub fn ensemble_text_features(classes: &ClassSet<'_>, templates: &[String]) -> Result<Tensor<2>> {
-    let mut sum: Option<Tensor<2>> = None;
-    for t in templates {
-        let p = PromptTokens::new(
-            classes.clip,
-            classes.tokenizer,
-            &fill_template(t, classes.classnames),
-        )?;
-        let f = l2_normalize(classes.clip.text.forward_embeds(p.embeds, &p.eot, &NoHook));
-        sum = Some(match sum {
-            Some(s) => s + f,
-            None => f,
-        });
-    }
-    sum.map(l2_normalize)
-        .ok_or_else(|| VladaptError::Invalid("no template given".into()))
+    crate::models::clip::zero_shot::ensemble_text_features(
+        classes.clip,
+        classes.tokenizer,
+        classes.classnames,
+        templates,
+    )
 }
 
 impl AdaptMethod for ZeroShot {

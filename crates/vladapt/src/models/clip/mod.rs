@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod save;
 pub mod text;
 pub mod vision;
+pub mod zero_shot;
 
 pub use config::{Activation, ClipConfig, Layout, TextConfig, VisionConfig};
 pub use hooks::{NoHook, TowerHook};

@@ -112,35 +112,9 @@ impl ClipPipeline {
         Ok(out)
     }
 
-    /// Zero-shot classifier weights: for each class, the mean of its normalised prompt
-    /// embeddings over `templates` (each containing `{}`), renormalised → `[C, proj]`.
+    /// Zero-shot classifier weights `[C, proj]` (prompt ensemble over `templates`).
     pub fn zero_shot_weights(&self, classes: &[String], templates: &[String]) -> Result<Tensor<2>> {
-        if templates.is_empty() {
-            return Err(VladaptError::Invalid(
-                "at least one template is needed".into(),
-            ));
-        }
-        for t in templates {
-            if !t.contains("{}") {
-                return Err(VladaptError::Invalid(format!(
-                    "template `{t}` has no `{{}}` placeholder for the class name"
-                )));
-            }
-        }
-        let mut sum: Option<Tensor<2>> = None;
-        for t in templates {
-            let prompts: Vec<String> = classes
-                .iter()
-                .map(|c| t.replace("{}", &c.replace('_', " ")))
-                .collect();
-            let refs: Vec<&str> = prompts.iter().map(|s| s.as_str()).collect();
-            let f = self.text_features(&refs)?;
-            sum = Some(match sum {
-                Some(s) => s + f,
-                None => f,
-            });
-        }
-        Ok(l2_normalize(sum.expect("templates is non-empty")))
+        super::zero_shot::ensemble_text_features(&self.model, &self.tokenizer, classes, templates)
     }
 }
 
