@@ -551,9 +551,9 @@ fn run_train(a: TrainBenchArgs) -> Result<()> {
         "steps_per_epoch": steps_per_epoch,
         "ours": {
             "step_ms": round3(ours.step_ms),
-            "epoch_s": round3(ours.epoch_s),
-            "one_off_s": round3(ours.one_off_s),
-            "epoch_amortized_s": round3(ours.epoch_amortized_s),
+            "epoch_s": round6(ours.epoch_s),
+            "one_off_s": round6(ours.one_off_s),
+            "epoch_amortized_s": round6(ours.epoch_amortized_s),
             "preset_epochs": ours.preset_epochs,
             "peak_rss_mb": (ours.peak_rss_mb * 10.0).round() / 10.0,
             "epoch_measured_with": "train()",
@@ -579,6 +579,10 @@ fn run_train(a: TrainBenchArgs) -> Result<()> {
     }
     println!("{json}");
     Ok(())
+}
+
+fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
 }
 
 fn median(v: &mut [f64]) -> f64 {
