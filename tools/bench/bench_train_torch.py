@@ -161,7 +161,7 @@ def main(argv=None):
     rss = peak_rss_mb()
     n = a.shots * a.classes
     steps_per_epoch = n // a.batch if n >= a.batch else 1
-    print(json.dumps({"step_ms": round(ms, 2), "epoch_s": round(steps_per_epoch * ms / 1000.0, 3),
+    print(json.dumps({"step_ms": round(ms, 2), "step_ms_all": [round(t, 1) for t in times], "epoch_s": round(steps_per_epoch * ms / 1000.0, 3),
                       "steps_per_epoch": steps_per_epoch, "peak_rss_mb": round(rss, 1)}))
     return 0
 

@@ -786,11 +786,11 @@ fn print_train_table(
         }
     }
     println!(
-        "note: epoch = {steps_per_epoch} steps. vladapt: the real train() (decoding + \
-         augmentation + steps; CLIP-Adapter reads its cached frozen features, MMA its cached \
-         lower text blocks); one-off set-up and caches {:.2} s, amortised over the recipe's {} \
-         epochs. PyTorch: official-style, frozen encoders every step, epoch = steps × step \
-         (data loading not counted)",
+        "note: epoch = {steps_per_epoch} steps. vladapt: the last epoch of a real train() run \
+         (augmentation + steps; CLIP-Adapter reads its cached frozen features, MMA its cached \
+         lower text blocks); one-off work outside the epochs (decoding, set-up, caches, \
+         checkpoints) {:.2} s, amortised over the recipe's {} epochs. PyTorch: official-style, \
+         frozen encoders every step, epoch = steps × step (data loading not counted)",
         ours.one_off_s, ours.preset_epochs
     );
 }
