@@ -2,7 +2,7 @@
 """PyTorch reference for `vladapt bench`: one official-style training step per method, fp32 on CPU.
 
   bench_train_torch.py --method {coop,cocoop,clip_adapter,maple,mma} --model DIR
-                       [--classes N] [--batch B] [--steps S] [--warmup W] [--threads 2]
+                       [--classes N] [--batch B] [--steps S] [--warmup W] [--threads 2] [--shots K]
 
 The step is what the official trainers do per iteration (see /work/shared/spec/methods.md §2):
 the frozen CLIP encoders are recomputed every step (CLIP-Adapter recomputes the frozen text
@@ -16,7 +16,11 @@ Method settings (ViT-B defaults of the official configs, adapted to the model's 
   mma: adapter start 5 (1-based), dim 32, alpha 0.001, with the gradient-scale ops
 Inputs: random N(0,1) pixels at the model's image size, class names "class0", "class1", ...
 The forward code is the same reference code that generated fixtures/methods (tools/fixtures/methods_ref.py).
-Prints ONE JSON line: {"step_ms": .., "peak_rss_mb": ..}
+Epoch: an epoch of shots x classes images (drop_last, as Dassl) is steps_per_epoch = max(1, n // batch)
+steps; the official trainers recompute the frozen encoders every step, so epoch_s = steps_per_epoch x step
+(data loading and augmentation are not counted).
+step_ms is the median of the timed steps.
+Prints ONE JSON line: {"step_ms": .., "epoch_s": .., "steps_per_epoch": .., "peak_rss_mb": ..}
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -118,6 +123,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--shots", type=int, default=2, help="images per class of the epoch measurement")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -146,12 +152,17 @@ def main(argv=None):
 
     for _ in range(a.warmup):
         step()
-    t0 = time.perf_counter()
+    times = []
     for _ in range(a.steps):
+        t0 = time.perf_counter()
         step()
-    ms = (time.perf_counter() - t0) * 1000.0 / a.steps
+        times.append((time.perf_counter() - t0) * 1000.0)
+    ms = statistics.median(times)  # median, as `vladapt bench train`
     rss = peak_rss_mb()
-    print(json.dumps({"step_ms": round(ms, 2), "peak_rss_mb": round(rss, 1)}))
+    n = a.shots * a.classes
+    steps_per_epoch = n // a.batch if n >= a.batch else 1
+    print(json.dumps({"step_ms": round(ms, 2), "step_ms_all": [round(t, 1) for t in times], "epoch_s": round(steps_per_epoch * ms / 1000.0, 3),
+                      "steps_per_epoch": steps_per_epoch, "peak_rss_mb": round(rss, 1)}))
     return 0
 
 

@@ -11,4 +11,4 @@ pub mod trainer;
 
 pub use config::{Protocol, RunConfig, TrainConfig};
 pub use eval::{evaluate, EvalResult};
-pub use trainer::{train, TrainData, TrainOptions};
+pub use trainer::{train, train_step, StepInput, StepOutput, TrainData, TrainOptions};

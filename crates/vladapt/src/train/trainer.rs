@@ -301,7 +301,7 @@ fn gradient_training(
                 order.clone()
             };
             let y: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
-            let frozen_feats = match &cache {
+            let input = match &cache {
                 Some(views) => {
                     let v = &views[epoch % views.len()];
                     let ids: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
@@ -309,29 +309,11 @@ fn gradient_training(
                         TensorData::new(ids, [idx.len()]),
                         &pipe.device,
                     );
-                    Some(v.clone().select(0, it))
+                    StepInput::Features(v.clone().select(0, it))
                 }
-                None if method.frozen_image_features() => {
-                    let imgs: Vec<&RgbImage> = idx.iter().map(|&i| &images[i]).collect();
-                    let px = images_to_pixels(
-                        pipe,
-                        &imgs,
-                        if tc.augment {
-                            Some((&aug, cfg.seed, epoch as u64, &idx))
-                        } else {
-                            None
-                        },
-                    );
-                    Some(method.image_features(clip, px)?)
-                }
-                None => None,
-            };
-            method.params_mut().track();
-            let feats = match frozen_feats {
-                Some(f) => f,
                 None => {
                     let imgs: Vec<&RgbImage> = idx.iter().map(|&i| &images[i]).collect();
-                    let px = images_to_pixels(
+                    StepInput::Pixels(images_to_pixels(
                         pipe,
                         &imgs,
                         if tc.augment {
@@ -339,15 +321,12 @@ fn gradient_training(
                         } else {
                             None
                         },
-                    );
-                    method.image_features(clip, px)?
+                    ))
                 }
             };
-            let logits = method.logits(clip, feats)?;
-            let loss = cross_entropy(logits.clone(), &y)?;
-            let loss_v = to_vec_f32(&loss)[0];
+            let out = train_step(pipe, method, &mut opt, input, &y, lr)?;
+            let loss_v = out.loss;
             if !loss_v.is_finite() {
-                method.params_mut().untrack();
                 log.info(format!(
                     "loss became {loss_v} at epoch {epoch} step {s}; stopping"
                 ));
@@ -357,20 +336,8 @@ fn gradient_training(
                     run_dir.join("checkpoint").display()
                 )));
             }
-            let grads = loss.backward();
-            let gs = method.params().grads(&grads);
-            let gs: Vec<Tensor<1>> = gs
-                .into_iter()
-                .zip(method.params().entries())
-                .map(|(g, p)| {
-                    g.unwrap_or_else(|| {
-                        Tensor::zeros([p.shape.iter().product::<usize>()], &pipe.device)
-                    })
-                })
-                .collect();
-            method.params_mut().untrack();
-            let gnorm = opt.step(method.params_mut(), gs, lr)?;
-            let lv = to_vec_f32(&logits.detach());
+            let gnorm = out.grad_norm;
+            let lv = out.logits;
             let c = logits_dims(&lv, y.len());
             let batch_correct = y
                 .iter()
@@ -419,6 +386,77 @@ fn gradient_training(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// What one training step consumes.
+pub enum StepInput {
+    /// Preprocessed pixels `[B, 3, S, S]` (the method's image tower runs on them; outside
+    /// autodiff when it is frozen).
+    Pixels(Tensor<4>),
+    /// Image features already computed by the method's frozen image tower (a cache).
+    Features(Tensor<2>),
+}
+
+/// What one training step produced.
+pub struct StepOutput {
+    /// Mean cross-entropy of the batch (before the update).
+    pub loss: f32,
+    /// Host copy of the logits `[B × C]` (empty when the loss is not finite).
+    pub logits: Vec<f32>,
+    /// Global gradient norm before clipping (NaN when the loss is not finite).
+    pub grad_norm: f64,
+}
+
+/// One optimisation step exactly as [`train`] runs it: image features (frozen towers without
+/// autodiff), logits, cross-entropy, backward, the optimiser update at `lr`. When the loss is
+/// not finite nothing is updated and the caller decides what to do.
+pub fn train_step(
+    pipe: &ClipPipeline,
+    method: &mut dyn AdaptMethod,
+    opt: &mut Optimizer,
+    input: StepInput,
+    labels: &[usize],
+    lr: f64,
+) -> Result<StepOutput> {
+    let clip = &pipe.model;
+    let input = match input {
+        StepInput::Pixels(px) if method.frozen_image_features() => {
+            StepInput::Features(method.image_features(clip, px)?)
+        }
+        other => other,
+    };
+    method.params_mut().track();
+    let feats = match input {
+        StepInput::Features(f) => f,
+        StepInput::Pixels(px) => method.image_features(clip, px)?,
+    };
+    let logits = method.logits(clip, feats)?;
+    let loss = cross_entropy(logits.clone(), labels)?;
+    let loss_v = to_vec_f32(&loss)[0];
+    if !loss_v.is_finite() {
+        method.params_mut().untrack();
+        return Ok(StepOutput {
+            loss: loss_v,
+            logits: Vec::new(),
+            grad_norm: f64::NAN,
+        });
+    }
+    let grads = loss.backward();
+    let gs = method.params().grads(&grads);
+    let gs: Vec<Tensor<1>> = gs
+        .into_iter()
+        .zip(method.params().entries())
+        .map(|(g, p)| {
+            g.unwrap_or_else(|| Tensor::zeros([p.shape.iter().product::<usize>()], &pipe.device))
+        })
+        .collect();
+    method.params_mut().untrack();
+    let grad_norm = opt.step(method.params_mut(), gs, lr)?;
+    Ok(StepOutput {
+        loss: loss_v,
+        logits: to_vec_f32(&logits.detach()),
+        grad_norm,
+    })
 }
 
 fn logits_dims(v: &[f32], b: usize) -> usize {
