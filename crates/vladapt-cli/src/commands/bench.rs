@@ -289,37 +289,17 @@ fn run_reference(
             python.display()
         ));
     }
-    let out = Command::new(python)
-        .arg(script)
+    let mut out = Command::new(python);
+    out.arg(script)
         .arg("--model")
         .arg(model)
         .args(["--threads", &threads.to_string()])
         .args(["--iters", &a.iters.to_string()])
         .args(["--warmup", &a.warmup.to_string()])
         .args(["--image-batch", &a.batch.to_string()])
-        .args(["--text-batch", &a.text_batch.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("").trim().to_string();
-        return Err(format!(
-            "the PyTorch reference failed ({}): {last}",
-            out.status
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| format!("no JSON line in the PyTorch output: {stdout}"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("bad JSON from PyTorch ({e}): {line}"))?;
-    let get = |k: &str| {
-        v[k].as_f64()
-            .ok_or_else(|| format!("`{k}` missing in the PyTorch output: {line}"))
-    };
+        .args(["--text-batch", &a.text_batch.to_string()]);
+    let v = reference_json(out, python)?;
+    let get = |k: &str| json_f64(&v, k);
     Ok(Numbers {
         images_per_s: get("images_per_s")?,
         texts_per_s: get("texts_per_s")?,
@@ -691,8 +671,8 @@ fn run_train_reference(
             python.display()
         ));
     }
-    let out = Command::new(python)
-        .arg(&script)
+    let mut out = Command::new(python);
+    out.arg(&script)
         .args(["--method", &kind.name().replace('-', "_")])
         .arg("--model")
         .arg(model)
@@ -701,29 +681,9 @@ fn run_train_reference(
         .args(["--steps", &a.steps.to_string()])
         .args(["--warmup", &a.warmup.to_string()])
         .args(["--shots", &a.shots.to_string()])
-        .args(["--threads", &threads.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let last = err.lines().last().unwrap_or("").trim().to_string();
-        return Err(format!(
-            "the PyTorch reference failed ({}): {last}",
-            out.status
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| format!("no JSON line in the PyTorch output: {stdout}"))?;
-    let v: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("bad JSON from PyTorch ({e}): {line}"))?;
-    let get = |k: &str| {
-        v[k].as_f64()
-            .ok_or_else(|| format!("`{k}` missing in the PyTorch output: {line}"))
-    };
+        .args(["--threads", &threads.to_string()]);
+    let v = reference_json(out, python)?;
+    let get = |k: &str| json_f64(&v, k);
     Ok(TorchTrainNumbers {
         step_ms: get("step_ms")?,
         epoch_s: get("epoch_s")?,
@@ -793,4 +753,32 @@ fn print_train_table(
          frozen encoders every step, epoch = steps × step (data loading not counted)",
         ours.one_off_s, ours.preset_epochs
     );
+}
+
+/// Run a PyTorch reference command and parse the last JSON line of its stdout.
+fn reference_json(mut cmd: Command, python: &std::path::Path) -> Result<serde_json::Value, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last = err.lines().last().unwrap_or("").trim().to_string();
+        return Err(format!(
+            "the PyTorch reference failed ({}): {last}",
+            out.status
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .ok_or_else(|| format!("no JSON line in the PyTorch output: {stdout}"))?;
+    serde_json::from_str(line).map_err(|e| format!("bad JSON from PyTorch ({e}): {line}"))
+}
+
+/// A number field of a reference's JSON output.
+fn json_f64(v: &serde_json::Value, k: &str) -> Result<f64, String> {
+    v[k].as_f64()
+        .ok_or_else(|| format!("`{k}` missing in the PyTorch output: {v}"))
 }
