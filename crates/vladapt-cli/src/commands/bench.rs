@@ -277,18 +277,7 @@ fn run_reference(
     a: &EmbedBenchArgs,
     threads: usize,
 ) -> std::result::Result<Numbers, String> {
-    let probe = Command::new(python)
-        .args(["-c", "import torch, transformers, open_clip"])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !probe.status.success() {
-        let err = String::from_utf8_lossy(&probe.stderr);
-        let last = err.lines().last().unwrap_or("").trim().to_string();
-        return Err(format!(
-            "torch/transformers/open_clip not available in {} ({last}); set VLADAPT_PYTHON",
-            python.display()
-        ));
-    }
+    probe_python(python, "torch, transformers, open_clip")?;
     let mut out = Command::new(python);
     out.arg(script)
         .arg("--model")
@@ -659,18 +648,7 @@ fn run_train_reference(
     threads: usize,
 ) -> std::result::Result<TorchTrainNumbers, String> {
     let script = script_path("bench_train_torch.py").map_err(|e| e.to_string())?;
-    let probe = Command::new(python)
-        .args(["-c", "import torch, transformers"])
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !probe.status.success() {
-        let err = String::from_utf8_lossy(&probe.stderr);
-        let last = err.lines().last().unwrap_or("").trim().to_string();
-        return Err(format!(
-            "torch/transformers not available in {} ({last}); set VLADAPT_PYTHON",
-            python.display()
-        ));
-    }
+    probe_python(python, "torch, transformers")?;
     let mut out = Command::new(python);
     out.arg(&script)
         .args(["--method", &kind.name().replace('-', "_")])
@@ -781,4 +759,21 @@ fn reference_json(mut cmd: Command, python: &std::path::Path) -> Result<serde_js
 fn json_f64(v: &serde_json::Value, k: &str) -> Result<f64, String> {
     v[k].as_f64()
         .ok_or_else(|| format!("`{k}` missing in the PyTorch output: {v}"))
+}
+
+/// Check that `python` can import `modules` (comma-separated); the error names what is missing.
+fn probe_python(python: &Path, modules: &str) -> std::result::Result<(), String> {
+    let probe = Command::new(python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if !probe.status.success() {
+        let err = String::from_utf8_lossy(&probe.stderr);
+        let last = err.lines().last().unwrap_or("").trim().to_string();
+        return Err(format!(
+            "{modules} not available in {} ({last}); set VLADAPT_PYTHON",
+            python.display()
+        ));
+    }
+    Ok(())
 }

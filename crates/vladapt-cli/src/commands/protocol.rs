@@ -84,8 +84,14 @@ pub struct TransferArgs {
     output: PathBuf,
 }
 
-fn opts_of(out: &std::path::Path, o: &TrainOpts) -> (PathBuf, Option<usize>, bool) {
-    (out.to_path_buf(), o.max_test, o.allow_fewer)
+/// Suite options of a protocol command writing into `output`.
+fn suite<'a>(output: &'a std::path::Path, o: &TrainOpts) -> SuiteOptions<'a> {
+    SuiteOptions {
+        output,
+        max_test: o.max_test,
+        allow_fewer: o.allow_fewer,
+        progress: true,
+    }
 }
 
 /// Run a protocol.
@@ -95,13 +101,7 @@ pub fn run(cmd: ProtocolCmd) -> Result<()> {
             let kind = MethodKind::parse(&a.method)?;
             let ds = load_verified(&a.opts.dataset, &a.opts.root)?;
             let pipe = ClipPipeline::load(&a.opts.model, &super::device(&a.opts.device)?)?;
-            let (out, max_test, allow_fewer) = opts_of(&a.output, &a.opts);
-            let o = SuiteOptions {
-                output: &out,
-                max_test,
-                allow_fewer,
-                progress: true,
-            };
+            let o = suite(&a.output, &a.opts);
             let opts = a.opts.clone();
             let cfg = move |m: MethodKind, k: usize, s: u64| -> vladapt::Result<_> {
                 let mut t = opts.clone();
@@ -123,13 +123,7 @@ pub fn run(cmd: ProtocolCmd) -> Result<()> {
                 .collect::<vladapt::Result<Vec<_>>>()?;
             let ds = load_verified(&a.opts.dataset, &a.opts.root)?;
             let pipe = ClipPipeline::load(&a.opts.model, &super::device(&a.opts.device)?)?;
-            let (out, max_test, allow_fewer) = opts_of(&a.output, &a.opts);
-            let o = SuiteOptions {
-                output: &out,
-                max_test,
-                allow_fewer,
-                progress: true,
-            };
+            let o = suite(&a.output, &a.opts);
             let opts = a.opts.clone();
             let cfg = move |m: MethodKind, s: u64| -> vladapt::Result<_> {
                 resolve_config(&opts, m, Protocol::Base2novel, s)
@@ -163,13 +157,7 @@ pub fn run(cmd: ProtocolCmd) -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             let pipe = ClipPipeline::load(&a.opts.model, &super::device(&a.opts.device)?)?;
             let cfg = resolve_config(&a.opts, kind, Protocol::FewShot, a.seed)?;
-            let (out, max_test, allow_fewer) = opts_of(&a.output, &a.opts);
-            let o = SuiteOptions {
-                output: &out,
-                max_test,
-                allow_fewer,
-                progress: true,
-            };
+            let o = suite(&a.output, &a.opts);
             for (n, acc) in transfer(&pipe, &src, &tds, cfg, &o)? {
                 println!("{n:>24}: {acc:.2}%");
             }

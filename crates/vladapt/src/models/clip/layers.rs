@@ -110,8 +110,8 @@ pub struct Attention {
 }
 
 impl Attention {
-    /// `x`: `[B, T, d]`, `mask`: optional additive `[T, T]`. Returns `[B, T, d]`.
-    pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<2>>) -> Tensor<3> {
+    /// Packed projection, then q, k, v as `[B, heads, T, head_dim]` each.
+    fn split_heads(&self, x: Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
         let [b, t, d] = x.dims();
         let hd = d / self.heads;
         let qkv = self
@@ -119,9 +119,16 @@ impl Attention {
             .forward(x)
             .reshape([b, t, 3, self.heads, hd])
             .permute([2, 0, 3, 1, 4]);
-        let q: Tensor<4> = qkv.clone().narrow(0, 0, 1).reshape([b, self.heads, t, hd]);
-        let k: Tensor<4> = qkv.clone().narrow(0, 1, 1).reshape([b, self.heads, t, hd]);
-        let v: Tensor<4> = qkv.narrow(0, 2, 1).reshape([b, self.heads, t, hd]);
+        let head =
+            |i: usize| -> Tensor<4> { qkv.clone().narrow(0, i, 1).reshape([b, self.heads, t, hd]) };
+        (head(0), head(1), head(2))
+    }
+
+    /// `x`: `[B, T, d]`, `mask`: optional additive `[T, T]`. Returns `[B, T, d]`.
+    pub fn forward(&self, x: Tensor<3>, mask: Option<&Tensor<2>>) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let hd = d / self.heads;
+        let (q, k, v) = self.split_heads(x);
         // burn's attention op: softmax(q kᵀ / √hd + mask) v. Flex runs it as one kernel per
         // (batch, head) without materialising the scaled scores; autodiff devices use burn's
         // differentiable fallback (the same composition as `forward_reference`).
@@ -144,14 +151,7 @@ impl Attention {
     pub fn forward_reference(&self, x: Tensor<3>, mask: Option<&Tensor<2>>) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let hd = d / self.heads;
-        let qkv = self
-            .qkv
-            .forward(x)
-            .reshape([b, t, 3, self.heads, hd])
-            .permute([2, 0, 3, 1, 4]);
-        let q: Tensor<4> = qkv.clone().narrow(0, 0, 1).reshape([b, self.heads, t, hd]);
-        let k: Tensor<4> = qkv.clone().narrow(0, 1, 1).reshape([b, self.heads, t, hd]);
-        let v: Tensor<4> = qkv.narrow(0, 2, 1).reshape([b, self.heads, t, hd]);
+        let (q, k, v) = self.split_heads(x);
         let mut att = q
             .mul_scalar(1.0 / (hd as f64).sqrt())
             .matmul(k.swap_dims(2, 3));
