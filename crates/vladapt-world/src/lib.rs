@@ -34,9 +34,9 @@ pub use records::{ImageRecord, ObjectRecord};
 pub use render::{render_scene, PixelBox, Rendered};
 pub use scene::{sample_scene, sample_task_scene, Scene, SceneObject, WorldOptions};
 pub use sdf::shape_sdf;
-pub use style::Style;
+pub use style::{rotate_hue, Style, CAST_HUE_DEGREES};
 pub use task::{
-    generate_task, task_classes, DatasetManifest, SplitEntry, SplitFile, TaskClass, TaskSpec,
-    TaskSummary, MAX_CLASSES,
+    classes_of, colour_classes, generate_task, task_classes, ClassKind, DatasetManifest,
+    SplitEntry, SplitFile, TaskClass, TaskSpec, TaskSummary, MAX_CLASSES,
 };
 pub use vocab::{count_word, Colour, Relation, Shape, SizeClass};

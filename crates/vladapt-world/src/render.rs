@@ -113,6 +113,12 @@ pub fn render_scene(scene: &Scene) -> Rendered {
             *v = (*v as i32 + rng.random_range(-amp..=amp)).clamp(0, 255) as u8;
         }
     }
+    if let Some(deg) = scene.style.hue_rotation() {
+        for px in buf.chunks_exact_mut(3) {
+            let out = crate::style::rotate_hue([px[0], px[1], px[2]], deg);
+            px.copy_from_slice(&out);
+        }
+    }
     let image = RgbImage::from_raw(size, size, buf).unwrap_or_else(|| RgbImage::new(size, size));
     Rendered { image, boxes }
 }

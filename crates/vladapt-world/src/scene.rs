@@ -224,7 +224,7 @@ pub fn sample_scene<R: Rng>(
 
 /// Samples a classification scene: one dominant large object of the class's colour and shape,
 /// plus `0..=max_distractors` small distractors whose colour–shape combination differs from
-/// the class.
+/// the class (whose colour differs from the class colour when `distinct_colour`).
 pub fn sample_task_scene<R: Rng>(
     rng: &mut R,
     size: u32,
@@ -232,6 +232,7 @@ pub fn sample_task_scene<R: Rng>(
     supersample: u32,
     class: (Colour, Shape),
     max_distractors: usize,
+    distinct_colour: bool,
 ) -> Scene {
     let n = size as f32;
     let half = rng.random_range(0.42..0.56) * n / 2.0;
@@ -251,7 +252,12 @@ pub fn sample_task_scene<R: Rng>(
         let (colour, shape) = loop {
             let c = *Colour::ALL.choose(rng).unwrap_or(&Colour::Red);
             let s = *Shape::ALL.choose(rng).unwrap_or(&Shape::Circle);
-            if (c, s) != class {
+            let clash = if distinct_colour {
+                c == class.0
+            } else {
+                (c, s) == class
+            };
+            if !clash {
                 break (c, s);
             }
         };

@@ -25,16 +25,24 @@ pub enum Style {
     Texture,
     /// Filled shapes in a shifted palette (other shades of the same colour names).
     Palette,
+    /// A camera colour cast: the pretraining look with every pixel's hue rotated by
+    /// [`CAST_HUE_DEGREES`] (greys unchanged), so each colour drifts towards its neighbour
+    /// (red → orange, blue → purple, …) and zero-shot colour words are partly wrong.
+    Cast,
 }
+
+/// Hue rotation of the `cast` style, in degrees.
+pub const CAST_HUE_DEGREES: f32 = 35.0;
 
 impl Style {
     /// All styles, in canonical order.
-    pub const ALL: [Style; 5] = [
+    pub const ALL: [Style; 6] = [
         Style::Pretrain,
         Style::Outline,
         Style::Noisy,
         Style::Texture,
         Style::Palette,
+        Style::Cast,
     ];
 
     /// Lower-case name as used on the command line.
@@ -45,6 +53,7 @@ impl Style {
             Style::Noisy => "noisy",
             Style::Texture => "texture",
             Style::Palette => "palette",
+            Style::Cast => "cast",
         }
     }
 
@@ -75,10 +84,18 @@ impl Style {
         }
     }
 
+    /// Hue rotation in degrees applied to the finished image, `None` for no colour cast.
+    pub fn hue_rotation(self) -> Option<f32> {
+        match self {
+            Style::Cast => Some(CAST_HUE_DEGREES),
+            _ => None,
+        }
+    }
+
     /// Draws a background description for this style.
     pub fn sample_background<R: Rng>(self, rng: &mut R) -> Background {
         let kind = match self {
-            Style::Pretrain | Style::Noisy => match rng.random_range(0..4) {
+            Style::Pretrain | Style::Noisy | Style::Cast => match rng.random_range(0..4) {
                 0 => BackgroundKind::Plain,
                 1 => BackgroundKind::Gradient,
                 2 => BackgroundKind::Noise,
@@ -163,4 +180,37 @@ fn saturated<R: Rng>(rng: &mut R) -> [u8; 3] {
 fn luminance_gap(a: [u8; 3], b: [u8; 3]) -> f32 {
     let l = |c: [u8; 3]| 0.299 * c[0] as f32 + 0.587 * c[1] as f32 + 0.114 * c[2] as f32;
     (l(a) - l(b)).abs()
+}
+
+/// Rotate the hue of one RGB pixel by `degrees` in HSV space (saturation and value kept; greys
+/// are unchanged).
+pub fn rotate_hue(rgb: [u8; 3], degrees: f32) -> [u8; 3] {
+    let [r, g, b] = rgb.map(|c| c as f32 / 255.0);
+    let max = r.max(g).max(b);
+    let min = r.min(g).min(b);
+    let delta = max - min;
+    if delta <= 0.0 {
+        return rgb;
+    }
+    let h = if max == r {
+        60.0 * ((g - b) / delta).rem_euclid(6.0)
+    } else if max == g {
+        60.0 * ((b - r) / delta + 2.0)
+    } else {
+        60.0 * ((r - g) / delta + 4.0)
+    };
+    let h = (h + degrees).rem_euclid(360.0);
+    let (s, v) = (delta / max, max);
+    let c = v * s;
+    let x = c * (1.0 - ((h / 60.0).rem_euclid(2.0) - 1.0).abs());
+    let m = v - c;
+    let (r1, g1, b1) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    [r1, g1, b1].map(|u| ((u + m) * 255.0).round().clamp(0.0, 255.0) as u8)
 }

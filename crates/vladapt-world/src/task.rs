@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use rand::Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,46 @@ pub struct TaskSpec {
     pub supersample: u32,
     /// Prompt template with one `{}` (default `a photo of a {}.`).
     pub template: String,
+    /// What the classes distinguish (default colour–shape combinations).
+    #[serde(default)]
+    pub class_kind: ClassKind,
+}
+
+/// What the classes of a task distinguish.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClassKind {
+    /// Colour–shape combinations ("red circle"), 1..=100 classes.
+    #[default]
+    ColourShape,
+    /// Colour names ("red"), 1..=10 classes; each image shows one object of the class colour
+    /// in a random shape (distractors never share the class colour).
+    Colour,
+}
+
+impl ClassKind {
+    /// Most classes of this kind.
+    pub fn max_classes(self) -> usize {
+        match self {
+            ClassKind::ColourShape => MAX_CLASSES,
+            ClassKind::Colour => Colour::ALL.len(),
+        }
+    }
+}
+
+impl std::str::FromStr for ClassKind {
+    type Err = WorldError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "colour-shape" | "color-shape" => Ok(ClassKind::ColourShape),
+            "colour" | "color" => Ok(ClassKind::Colour),
+            other => Err(WorldError::InvalidOption {
+                field: "class_kind",
+                reason: format!("unknown class kind {other:?} (known: colour-shape, colour)"),
+            }),
+        }
+    }
 }
 
 impl Default for TaskSpec {
@@ -57,6 +98,7 @@ impl Default for TaskSpec {
             image_size: 64,
             supersample: 4,
             template: "a photo of a {}.".into(),
+            class_kind: ClassKind::ColourShape,
         }
     }
 }
@@ -67,10 +109,14 @@ impl TaskSpec {
         validate_common(self.image_size, self.supersample)?;
         let bad =
             |field: &'static str, reason: String| Err(WorldError::InvalidOption { field, reason });
-        if !(1..=MAX_CLASSES).contains(&self.num_classes) {
+        let max = self.class_kind.max_classes();
+        if !(1..=max).contains(&self.num_classes) {
             return bad(
                 "num_classes",
-                format!("must be in 1..={MAX_CLASSES}, got {}", self.num_classes),
+                format!(
+                    "must be in 1..={max} for {:?} classes, got {}",
+                    self.class_kind, self.num_classes
+                ),
             );
         }
         if self.train_per_class == 0 {
@@ -109,20 +155,50 @@ impl TaskSpec {
 pub struct TaskClass {
     /// Colour of the dominant object.
     pub colour: Colour,
-    /// Shape of the dominant object.
-    pub shape: Shape,
+    /// Shape of the dominant object; `None` for colour-only classes (random shape per image).
+    pub shape: Option<Shape>,
 }
 
 impl TaskClass {
-    /// Class name, e.g. "red circle".
+    /// Class name, e.g. "red circle" (or "red" for a colour-only class).
     pub fn name(&self) -> String {
-        format!("{} {}", self.colour.name(), self.shape.name())
+        match self.shape {
+            Some(s) => format!("{} {}", self.colour.name(), s.name()),
+            None => self.colour.name().to_string(),
+        }
     }
 
     /// Directory-safe name, e.g. "red_circle".
     pub fn dir_name(&self) -> String {
-        format!("{}_{}", self.colour.name(), self.shape.name())
+        self.name().replace(' ', "_")
     }
+}
+
+/// The classes of `spec` in label order: [`task_classes`] or [`colour_classes`].
+pub fn classes_of(spec: &TaskSpec) -> Result<Vec<TaskClass>, WorldError> {
+    match spec.class_kind {
+        ClassKind::ColourShape => task_classes(spec.num_classes),
+        ClassKind::Colour => colour_classes(spec.num_classes),
+    }
+}
+
+/// The first `n` colours as classes, in canonical colour order (red, green, blue, yellow,
+/// purple | orange, pink, cyan, white, black): the first `ceil(n/2)` are base, the rest novel.
+pub fn colour_classes(n: usize) -> Result<Vec<TaskClass>, WorldError> {
+    let k = Colour::ALL.len();
+    if !(1..=k).contains(&n) {
+        return Err(WorldError::InvalidOption {
+            field: "num_classes",
+            reason: format!("must be in 1..={k} for colour classes, got {n}"),
+        });
+    }
+    Ok(Colour::ALL[..n]
+        .iter()
+        .map(|&colour| TaskClass {
+            colour,
+            shape: None,
+        })
+        .collect())
 }
 
 /// The `n` classes of a task in label order. Colour `i` and shape `(i + d) mod 10` form
@@ -150,7 +226,7 @@ pub fn task_classes(n: usize) -> Result<Vec<TaskClass>, WorldError> {
             .flat_map(move |d| {
                 (0..k).map(move |i| TaskClass {
                     colour: Colour::ALL[i],
-                    shape: Shape::ALL[(i + d) % k],
+                    shape: Some(Shape::ALL[(i + d) % k]),
                 })
             })
     };
@@ -210,7 +286,7 @@ pub struct TaskSummary {
 /// not change the others.
 pub fn generate_task(out: &Path, seed: u64, task: &TaskSpec) -> Result<TaskSummary, WorldError> {
     task.validate()?;
-    let classes = task_classes(task.num_classes)?;
+    let classes = classes_of(task)?;
     let splits = [
         ("train", task.train_per_class),
         ("val", task.val_per_class),
@@ -231,13 +307,17 @@ pub fn generate_task(out: &Path, seed: u64, task: &TaskSpec) -> Result<TaskSumma
             let class = classes[label];
             let stream = ((s as u64) << 48) | ((label as u64) << 24) | k as u64;
             let mut rng = image_rng(seed, TASK_DOMAIN, stream);
+            let shape = class
+                .shape
+                .unwrap_or_else(|| Shape::ALL[rng.random_range(0..Shape::ALL.len())]);
             let scene = sample_task_scene(
                 &mut rng,
                 task.image_size,
                 task.style,
                 task.supersample,
-                (class.colour, class.shape),
+                (class.colour, shape),
                 task.max_distractors,
+                class.shape.is_none(),
             );
             let rel = format!("images/{split}/{}/{k:05}.png", class.dir_name());
             let mut rec = render_and_write(out, &rel, &scene, &mut rng)?;

@@ -163,3 +163,110 @@ fn invalid_specs_are_rejected_with_field_names() {
     // Nothing was written for rejected specs.
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
+
+#[test]
+fn colour_classes_split_five_base_five_novel() {
+    let names: Vec<String> = vladapt_world::colour_classes(10)
+        .unwrap()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        names,
+        ["red", "green", "blue", "yellow", "purple", "orange", "pink", "cyan", "white", "black"]
+    );
+    assert!(vladapt_world::colour_classes(0).is_err());
+    let e = vladapt_world::colour_classes(11).unwrap_err().to_string();
+    assert!(e.contains("num_classes"), "{e}");
+    let spec = TaskSpec {
+        num_classes: 11,
+        class_kind: vladapt_world::ClassKind::Colour,
+        ..TaskSpec::default()
+    };
+    assert!(spec
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("num_classes"));
+    assert_eq!(
+        "colour".parse::<vladapt_world::ClassKind>().unwrap(),
+        vladapt_world::ClassKind::Colour
+    );
+    assert!("texture".parse::<vladapt_world::ClassKind>().is_err());
+}
+
+#[test]
+fn colour_task_shows_the_class_colour_in_varied_shapes_under_the_cast() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = TaskSpec {
+        name: "world_cast".into(),
+        num_classes: 6,
+        class_kind: vladapt_world::ClassKind::Colour,
+        style: Style::Cast,
+        train_per_class: 12,
+        val_per_class: 1,
+        test_per_class: 1,
+        max_distractors: 2,
+        ..TaskSpec::default()
+    };
+    let s = generate_task(dir.path(), 3, &spec).unwrap();
+    assert_eq!(
+        s.classnames,
+        ["red", "green", "blue", "yellow", "purple", "orange"]
+    );
+    assert_eq!(s.num_base, 3);
+    let recs = read_jsonl(&dir.path().join("annotations.jsonl"));
+    let mut shapes_of_red = BTreeSet::new();
+    for r in &recs {
+        let class = r["classname"].as_str().unwrap();
+        let objects = r["objects"].as_array().unwrap();
+        // The dominant object has the class colour; no distractor shares it.
+        assert_eq!(objects[0]["colour"], class);
+        for o in &objects[1..] {
+            assert_ne!(o["colour"], class, "distractor shares the class colour");
+        }
+        if class == "red" {
+            shapes_of_red.insert(objects[0]["shape"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(shapes_of_red.len() >= 4, "shapes of red: {shapes_of_red:?}");
+    // The cast rotates hues: a red object's pixels are orange-ish (hue ≈ 35°), not red.
+    let r = recs
+        .iter()
+        .find(|r| r["classname"] == "red" && r["split"] == "train")
+        .unwrap();
+    let img = image::open(dir.path().join(r["image"].as_str().unwrap()))
+        .unwrap()
+        .to_rgb8();
+    // Nominal red (220, 30, 30) ± 12 rotated by 35° is about (220, 139, 30).
+    let orange = img
+        .pixels()
+        .filter(|p| p[0] > 190 && (100..180).contains(&p[1]) && p[2] < 70)
+        .count();
+    let red = img
+        .pixels()
+        .filter(|p| p[0] > 190 && p[1] < 70 && p[2] < 70)
+        .count();
+    assert!(orange >= 20, "only {orange} cast-red pixels");
+    assert_eq!(red, 0, "{red} uncast red pixels");
+}
+
+#[test]
+fn hue_rotation_matches_hand_computed_values() {
+    use vladapt_world::rotate_hue;
+    assert_eq!(rotate_hue([255, 0, 0], 120.0), [0, 255, 0]);
+    assert_eq!(rotate_hue([0, 255, 0], 120.0), [0, 0, 255]);
+    assert_eq!(rotate_hue([0, 0, 255], -120.0), [0, 255, 0]);
+    // 60°: red → yellow; 30°: red → (255, 128, 0) (x = 0.5 of the chroma).
+    assert_eq!(rotate_hue([255, 0, 0], 60.0), [255, 255, 0]);
+    assert_eq!(rotate_hue([255, 0, 0], 30.0), [255, 128, 0]);
+    // Greys, white and black are unchanged; a full turn is the identity.
+    for g in [[0, 0, 0], [128, 128, 128], [255, 255, 255]] {
+        assert_eq!(rotate_hue(g, 35.0), g);
+    }
+    assert_eq!(rotate_hue([220, 30, 30], 360.0), [220, 30, 30]);
+    // Saturation and value are kept: max and min channel stay.
+    let out = rotate_hue([220, 30, 30], 35.0);
+    assert_eq!(*out.iter().max().unwrap(), 220);
+    assert_eq!(*out.iter().min().unwrap(), 30);
+}

@@ -37,19 +37,18 @@ struct Plan {
     test_per_class: usize,
     shots: usize,
     seeds: Vec<u64>,
-    /// Epoch scale relative to the official recipes (the tiny model converges faster).
-    epochs: fn(MethodKind) -> usize,
+    /// Fewest optimiser steps per method (`None`: the fixed smoke-test epochs of `--quick`).
+    min_steps: Option<usize>,
 }
 
-fn full_epochs(k: MethodKind) -> usize {
-    match k {
-        MethodKind::Coop | MethodKind::ClipAdapter => 50,
-        MethodKind::Cocoop => 5,
-        MethodKind::Maple | MethodKind::Mma => 5,
-        _ => 0,
-    }
-}
+/// Fewest optimiser steps a method takes in the full demo. The base training set is tiny
+/// (5 classes × 16 shots = 80 images), so an official recipe of few epochs with a large batch
+/// (MMA: 5 epochs × batch 16 = 25 steps) would barely move. Each method keeps its official
+/// recipe (lr, batch, schedule shape) and its official epoch count, raised until it takes at
+/// least this many steps.
+const MIN_STEPS: usize = 250;
 
+/// Epochs of the `--quick` smoke version.
 fn quick_epochs(k: MethodKind) -> usize {
     match k {
         MethodKind::Coop | MethodKind::ClipAdapter => 5,
@@ -63,32 +62,50 @@ fn plan(quick: bool) -> Plan {
         Plan {
             pretrain_images: 1024,
             pretrain_epochs: 2,
-            classes: 40,
+            classes: 10,
             train_per_class: 4,
-            test_per_class: 4,
+            test_per_class: 8,
             shots: 4,
             seeds: vec![1],
-            epochs: quick_epochs,
+            min_steps: None,
         }
     } else {
         Plan {
             pretrain_images: 12_000,
             pretrain_epochs: 3,
-            classes: 40,
+            classes: 10,
             train_per_class: 16,
-            test_per_class: 20,
+            test_per_class: 100,
             shots: 16,
             seeds: vec![1, 2, 3],
-            epochs: full_epochs,
+            min_steps: Some(MIN_STEPS),
         }
     }
 }
 
-/// The demo's run configuration of a method: the official recipe, scaled epochs.
+/// Epochs so that a run of `batch` over `images` takes at least `min_steps` steps, never fewer
+/// than `official`.
+fn epochs_for(official: usize, images: usize, batch: usize, min_steps: usize) -> usize {
+    let per_epoch = images.div_ceil(batch.max(1)).max(1);
+    official.max(min_steps.div_ceil(per_epoch))
+}
+
+/// The demo's run configuration of a method: the official recipe with enough epochs.
 fn demo_config(kind: MethodKind, p: &Plan, seed: u64) -> vladapt::Result<RunConfig> {
     let mut c = RunConfig::preset(kind, Protocol::Base2novel, p.shots, seed);
-    let e = (p.epochs)(kind);
-    if e > 0 {
+    if kind != MethodKind::Zeroshot && kind != MethodKind::LinearProbe {
+        let e = match p.min_steps {
+            Some(min) => {
+                let base_images = p.classes.div_ceil(2) * p.shots;
+                epochs_for(
+                    c.train.schedule.max_epoch,
+                    base_images,
+                    c.train.batch_size,
+                    min,
+                )
+            }
+            None => quick_epochs(kind),
+        };
         c.apply_overrides(&[format!("train.schedule.max_epoch={e}")])?;
     }
     if kind == MethodKind::Maple {
@@ -127,11 +144,13 @@ pub fn run(a: DemoArgs) -> Result<()> {
         t.elapsed().as_secs_f64()
     );
 
-    let t = step("2/4 generating the downstream task (outline style, unseen in pretraining)");
+    let t = step("2/4 generating the downstream task (colour names under a colour cast)");
     let task_dir = out.join("task");
     if !task_dir.join(vladapt_data::DESCRIPTOR_FILE).is_file() {
         let spec = vladapt_world::TaskSpec {
-            name: "world_outline".into(),
+            name: "world_cast".into(),
+            style: vladapt_world::Style::Cast,
+            class_kind: vladapt_world::ClassKind::Colour,
             num_classes: p.classes,
             train_per_class: p.train_per_class,
             val_per_class: 4,
@@ -203,7 +222,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     let table = std::fs::read_to_string(b2n.join("results.md"))?;
     let total = t_all.elapsed().as_secs_f64();
-    let md = format!("# vladapt demo\n\nWorld seed {}, {} pretraining images, tiny CLIP, task `world_outline` ({} classes), {} shots.\nTotal time {:.0} s.\n\n{table}", a.seed, p.pretrain_images, p.classes, p.shots, total);
+    let md = format!("# vladapt demo\n\nWorld seed {}, {} pretraining images, tiny CLIP, task `world_cast` ({} classes), {} shots.\nTotal time {:.0} s.\n\n{table}", a.seed, p.pretrain_images, p.classes, p.shots, total);
     vladapt::tensor_io::write_atomic(&out.join("results.md"), md.as_bytes())?;
     println!("{table}");
     println!(

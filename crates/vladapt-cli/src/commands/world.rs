@@ -33,7 +33,7 @@ struct GenerateArgs {
     /// Number of images.
     #[arg(long)]
     n: usize,
-    /// Style: pretrain, outline, noisy, texture, palette.
+    /// Style: pretrain, outline, noisy, texture, palette, cast.
     #[arg(long, default_value = "pretrain")]
     style: String,
     /// Image side in pixels.
@@ -50,10 +50,13 @@ struct TaskArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Number of colour–shape classes (1..=100).
+    /// Number of classes (1..=100 colour–shape classes, 1..=10 colour classes).
     #[arg(long, default_value_t = 20)]
     classes: usize,
-    /// Style: pretrain, outline, noisy, texture, palette.
+    /// What the classes distinguish: colour-shape ("red circle") or colour ("red").
+    #[arg(long, default_value = "colour-shape")]
+    class_kind: String,
+    /// Style: pretrain, outline, noisy, texture, palette, cast.
     #[arg(long, default_value = "outline")]
     style: String,
     /// Training images per class.
@@ -115,6 +118,10 @@ pub fn run(a: WorldArgs) -> Result<()> {
                 style: st,
                 max_distractors: t.max_distractors,
                 image_size: t.size,
+                class_kind: t
+                    .class_kind
+                    .parse()
+                    .with_context(|| format!("--class-kind {}", t.class_kind))?,
                 ..TaskSpec::default()
             };
             let s = generate_task(&t.out, t.seed, &spec)
