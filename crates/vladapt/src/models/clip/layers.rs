@@ -93,6 +93,9 @@ impl LayerNorm {
 /// Apply the configured activation.
 pub fn activate<const D: usize>(act: Activation, x: Tensor<D>) -> Tensor<D> {
     match act {
+        Activation::QuickGelu if super::cpu_kernels::fused_cpu_path(&x) => {
+            super::cpu_kernels::quick_gelu_flex(x)
+        }
         Activation::QuickGelu => x.clone() * sigmoid(x.mul_scalar(1.702)),
         Activation::Gelu => gelu(x),
     }
