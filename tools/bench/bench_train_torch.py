@@ -123,7 +123,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--shots", type=int, default=2, help="images per class of the epoch measurement")
+    ap.add_argument("--shots", type=int, default=16, help="images per class of the epoch measurement")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)

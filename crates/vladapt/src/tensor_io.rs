@@ -59,10 +59,33 @@ impl SafetensorsFile {
         let Ok(view) = st.tensor(name) else {
             return Ok(None);
         };
-        Ok(Some((
-            view_to_f32(&self.path, name, &view)?,
-            view.shape().to_vec(),
-        )))
+        let vals = view_to_f32(&self.path, name, &view)?;
+        self.release(view.data());
+        Ok(Some((vals, view.shape().to_vec())))
+    }
+
+    /// Drop the mapped pages of `bytes` (a slice of this mapping) from the resident set once
+    /// their values are copied out, so that loading never holds the file's pages and the
+    /// tensors in memory at the same time (the peak stays at one copy of the weights).
+    fn release(&self, bytes: &[u8]) {
+        #[cfg(unix)]
+        {
+            let offset = (bytes.as_ptr() as usize).wrapping_sub(self.mmap.as_ptr() as usize);
+            if offset
+                .checked_add(bytes.len())
+                .is_some_and(|end| end <= self.mmap.len())
+            {
+                // SAFETY: a read-only file mapping that is never written: dropped pages are
+                // read back from the file if they are touched again (e.g. a second read).
+                let _ = unsafe {
+                    self.mmap.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        offset,
+                        bytes.len(),
+                    )
+                };
+            }
+        }
     }
 
     /// Read a tensor as i64 values (I64, I32 and U32 are accepted).

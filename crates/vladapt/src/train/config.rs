@@ -135,7 +135,8 @@ impl RunConfig {
             }
             MethodKind::ClipAdapter => {
                 train.schedule = schedule(0.002, coop_epochs, true);
-                train.cache_views = 16;
+                // Tip-Adapter's 10 augmented views per image ("augment_epoch"), computed once.
+                train.cache_views = 10;
             }
             MethodKind::Maple => {
                 train.batch_size = 4;
