@@ -45,6 +45,8 @@ enum Command {
     Data(commands::data::DataArgs),
     /// Benchmarks against the PyTorch reference.
     Bench(commands::bench::BenchArgs),
+    /// HTTP server with a web page: classify uploaded images (trained run or zero-shot).
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() {
@@ -70,6 +72,7 @@ fn main() {
         Command::Demo(a) => commands::demo::run(a),
         Command::Data(a) => commands::data::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

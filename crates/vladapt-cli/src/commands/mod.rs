@@ -6,6 +6,7 @@ pub mod demo;
 pub mod embed;
 pub mod pretrain;
 pub mod protocol;
+pub mod serve;
 pub mod train;
 pub mod world;
 
