@@ -7,12 +7,14 @@
 //! - [`verify()`]: counts, missing files and undecodable files.
 //! - [`sample_few_shot`], [`FewShotSplit`]: seeded class-balanced K-shot sampling.
 //! - [`base_novel`]: the base-to-novel class split.
+//! - [`grounding`]: box formats, IoU/GIoU, Acc@0.5 and referring-expression samples (MMCA).
 //! - [`Loader`]: prefetching, shuffled, parallel-decoding batch iterator.
 //! - [`metrics`] and [`plot`]: accuracy, confusion matrices, mean±std, PNG plots.
 pub mod base_novel;
 pub mod error;
 pub mod fetch;
 pub mod fewshot;
+pub mod grounding;
 pub mod idx;
 pub mod loader;
 pub mod metrics;
