@@ -85,20 +85,28 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
     Ok(())
 }
 
+/// Indices of the `k` largest values of `row` (clamped to 1..=len), largest first.
+pub fn top_k(row: &[f32], k: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..row.len()).collect();
+    idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
+    idx.truncate(k.clamp(1, row.len().max(1)));
+    idx
+}
+
 /// Print the `k` most probable classes of each image (`probs` row-major `[images, classes]`),
 /// as text or as one JSON array.
 pub fn print_top_k(images: &[PathBuf], probs: &[f32], classes: &[String], k: usize, json: bool) {
     let c = classes.len();
-    let k = k.clamp(1, c.max(1));
     let results: Vec<(&PathBuf, Vec<(&String, f32)>)> = images
         .iter()
         .zip(probs.chunks(c.max(1)))
         .map(|(path, row)| {
-            let mut idx: Vec<usize> = (0..c).collect();
-            idx.sort_by(|&i, &j| row[j].total_cmp(&row[i]));
             (
                 path,
-                idx[..k].iter().map(|&i| (&classes[i], row[i])).collect(),
+                top_k(row, k)
+                    .iter()
+                    .map(|&i| (&classes[i], row[i]))
+                    .collect(),
             )
         })
         .collect();

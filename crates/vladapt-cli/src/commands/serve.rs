@@ -11,10 +11,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::Duration;
-use vladapt::methods::AdaptMethod;
-use vladapt::models::clip::{l2_normalize, ClipPipeline, NoHook};
+use vladapt::methods::config::ZeroShotConfig;
+use vladapt::methods::zeroshot::ZeroShot;
+use vladapt::methods::{AdaptMethod, ClassSet};
+use vladapt::models::clip::ClipPipeline;
 use vladapt::tensor::activation::softmax;
-use vladapt::tensor::Tensor;
 use vladapt::tensor_io::to_vec_f32;
 use vladapt::train::run_dir::{load_adapter, AdapterConfig};
 
@@ -53,19 +54,11 @@ pub struct ServeArgs {
     max_requests: Option<usize>,
 }
 
-/// What answers `/classify`.
-enum Classifier {
-    /// Zero-shot: normalised class weights `[C, D]`.
-    ZeroShot(Box<Tensor<2>>),
-    /// A trained adapter.
-    Adapted(Box<dyn AdaptMethod>),
-}
-
 struct Server {
     pipe: ClipPipeline,
-    classifier: Classifier,
+    /// A trained adapter, or the zero-shot method with the requested classes set.
+    method: Box<dyn AdaptMethod>,
     classes: Vec<String>,
-    method: String,
     top_k: usize,
     max_body: usize,
 }
@@ -87,32 +80,16 @@ impl Server {
             .pipe
             .pixels_from_chw(vec![self.pipe.preprocess.apply(&img)]);
         let model = &self.pipe.model;
-        let logits = match &self.classifier {
-            Classifier::ZeroShot(w) => {
-                let f = l2_normalize(
-                    model
-                        .encode_image(px, &NoHook)
-                        .map_err(|e| err(500, e.to_string()))?,
-                );
-                f.matmul(w.as_ref().clone().transpose())
-                    .mul_scalar(model.scale())
-            }
-            Classifier::Adapted(m) => {
-                let f = m
-                    .image_features(model, px)
-                    .map_err(|e| err(500, e.to_string()))?;
-                m.logits(model, f).map_err(|e| err(500, e.to_string()))?
-            }
-        };
+        let internal = |e: vladapt::VladaptError| err(500, e.to_string());
+        let f = self.method.image_features(model, px).map_err(internal)?;
+        let logits = self.method.logits(model, f).map_err(internal)?;
         Ok(to_vec_f32(&softmax(logits, 1)))
     }
 
     fn top_k_json(&self, probs: &[f32]) -> serde_json::Value {
-        let mut idx: Vec<usize> = (0..probs.len()).collect();
-        idx.sort_by(|&i, &j| probs[j].total_cmp(&probs[i]));
-        let k = self.top_k.clamp(1, probs.len().max(1));
+        let top = super::classify::top_k(probs, self.top_k);
         serde_json::json!({
-            "predictions": idx[..k.min(idx.len())].iter().map(|&i| serde_json::json!({
+            "predictions": top.iter().map(|&i| serde_json::json!({
                 "class": self.classes[i], "probability": probs[i]
             })).collect::<Vec<_>>()
         })
@@ -130,7 +107,9 @@ impl Server {
             }
             ("GET", "/health") => json(
                 200,
-                serde_json::json!({"status": "ok", "method": self.method, "classes": self.classes}),
+                serde_json::json!({
+                    "status": "ok", "method": self.method.kind().to_string(), "classes": self.classes
+                }),
             ),
             ("POST", "/classify") => {
                 if body.is_empty() {
@@ -268,8 +247,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
             let pipe = ClipPipeline::load(&model, &device)?;
             let (method, acfg) = load_adapter(run, &pipe)?;
             Server {
-                method: method.kind().to_string(),
-                classifier: Classifier::Adapted(method),
+                method,
                 classes: acfg.classnames.clone(),
                 pipe,
                 top_k: a.top_k,
@@ -281,16 +259,18 @@ pub fn run(a: ServeArgs) -> Result<()> {
                 bail!("give --run RUN_DIR (a trained adapter) or --model DIR with --classes/--classes-file (zero-shot)");
             };
             let classes = super::classify::read_classes(&a.classes, &a.classes_file)?;
-            let templates = if a.templates.is_empty() {
-                vec!["a photo of a {}.".to_string()]
-            } else {
-                a.templates.clone()
-            };
             let pipe = ClipPipeline::load(model, &device)?;
-            let w = pipe.zero_shot_weights(&classes, &templates)?;
+            let mut method = ZeroShot::new(ZeroShotConfig {
+                templates: a.templates.clone(),
+            });
+            method.set_classes(&ClassSet {
+                clip: &pipe.model,
+                tokenizer: &pipe.tokenizer,
+                classnames: &classes,
+                template: "a photo of a {}.",
+            })?;
             Server {
-                method: "zeroshot".into(),
-                classifier: Classifier::ZeroShot(Box::new(w)),
+                method: Box::new(method),
                 classes,
                 pipe,
                 top_k: a.top_k,
@@ -306,7 +286,7 @@ pub fn run(a: ServeArgs) -> Result<()> {
     std::io::stdout().flush()?;
     tracing::info!(
         "{} with {} classes; open http://{local}/ in a browser",
-        server.method,
+        server.method.kind(),
         server.classes.len()
     );
     for (i, stream) in listener.incoming().enumerate() {
