@@ -8,7 +8,8 @@ use rayon::prelude::*;
 const CHUNK: usize = 1 << 14;
 
 /// `exp(x)` for `f32` (Cephes `expf`: range reduction by ln 2, degree-6 polynomial, exponent
-/// bits); relative error ≤ 2 ulp over the whole range, 0 below −87.3 and +inf above 88.7.
+/// bits); relative error ≤ 2 ulp. Inputs are clamped to [−87.34, 88.72], so results stay in
+/// [≈1.2e-38, ≈3.4e38] (no 0 or inf), which is all quick-GELU needs.
 /// Written branch-free so that the compiler vectorises loops over it.
 #[inline(always)]
 pub fn exp_f32(x: f32) -> f32 {
@@ -84,20 +85,23 @@ pub fn fused_cpu_path<const D: usize>(x: &Tensor<D>) -> bool {
 }
 
 /// Quick-GELU of a plain Flex tensor: one parallel SIMD pass instead of three single-threaded
-/// ones (mul, sigmoid, mul). Falls back to burn's ops if the data cannot be read as `f32`.
+/// ones (mul, sigmoid, mul), in the tensor's own buffer when it is not shared. Tensors whose data
+/// is not `f32` take burn's ops.
 pub fn quick_gelu_flex<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     let shape = x.dims();
-    match x.clone().into_data().try_into_vec::<f32>() {
-        Ok(mut v) => {
-            v.par_chunks_mut(CHUNK).for_each(quick_gelu_slice);
-            Tensor::from_data(TensorData::new(v, shape), &device)
-        }
-        Err(e) => {
-            tracing::debug!("quick_gelu fast path unavailable: {e:?}");
-            x.clone() * burn::tensor::activation::sigmoid(x.mul_scalar(1.702))
-        }
+    let data = x.into_data();
+    if data.dtype() != burn::tensor::DType::F32 {
+        let x = Tensor::<D>::from_data(data, &device);
+        return x.clone() * burn::tensor::activation::sigmoid(x.mul_scalar(1.702));
     }
+    // Internal invariant, not input-dependent: host f32 data always converts (every bit pattern
+    // is a valid f32); the buffer is reused when the tensor was not shared.
+    let mut v = data
+        .try_into_vec::<f32>()
+        .expect("f32 host data converts to Vec<f32>");
+    v.par_chunks_mut(CHUNK).for_each(quick_gelu_slice);
+    Tensor::from_data(TensorData::new(v, shape), &device)
 }
 
 #[cfg(test)]
@@ -115,9 +119,17 @@ mod tests {
         }
         assert!(worst < 2.5e-7, "worst relative error {worst}");
         assert_eq!(exp_f32(0.0), 1.0);
-        assert_eq!(exp_f32(-200.0), 0.0f32.max(exp_f32(-200.0)));
-        assert!(exp_f32(-200.0) < 1e-37);
-        assert!(exp_f32(100.0).is_finite() && exp_f32(100.0) > 1e38);
+        // Clamped ends: exp(−87.33655) ≈ 1.1755e-38 and exp(88.72283) ≈ 3.4028e38.
+        assert!(
+            (exp_f32(-200.0) / 1.1755e-38 - 1.0).abs() < 1e-3,
+            "{}",
+            exp_f32(-200.0)
+        );
+        assert!(
+            (exp_f32(100.0) / 3.4028e38 - 1.0).abs() < 1e-3,
+            "{}",
+            exp_f32(100.0)
+        );
     }
 
     #[test]
@@ -135,5 +147,22 @@ mod tests {
         // Hand values: quick_gelu(0) = 0; quick_gelu(1) = 1/(1+e^-1.702) = 1/1.182319 = 0.845795.
         assert_eq!(v[2000], 0.0);
         assert!((v[2100] - 0.845_795).abs() < 2e-6, "{}", v[2100]);
+    }
+
+    #[test]
+    fn fused_tensor_path_matches_burns_ops_and_is_skipped_under_autodiff() {
+        use burn::tensor::Distribution;
+        let x = Tensor::<3>::random([2, 5, 7], Distribution::Normal(0.0, 2.0), &Device::flex());
+        assert!(fused_cpu_path(&x));
+        let want = crate::tensor_io::to_vec_f32(
+            &(x.clone() * burn::tensor::activation::sigmoid(x.clone().mul_scalar(1.702))),
+        );
+        let got = quick_gelu_flex(x);
+        assert_eq!(got.dims(), [2, 5, 7]);
+        for (g, w) in crate::tensor_io::to_vec_f32(&got).iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-6 * (1.0 + w.abs()), "{g} vs {w}");
+        }
+        let y = Tensor::<2>::zeros([2, 2], &Device::flex().autodiff());
+        assert!(!fused_cpu_path(&y));
     }
 }
