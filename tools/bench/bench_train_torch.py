@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import sys
 import time
@@ -41,23 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 from common import token_embeds, tokenize  # noqa: E402
 from methods_ref import FORWARD  # noqa: E402
 
+from bench_embed_torch import peak_rss_mb  # noqa: E402  (same folder)
 
 
-def peak_rss_mb() -> float:
-    """Peak RSS of this process in MiB: VmHWM from /proc/self/status (Linux).
-
-    getrusage's ru_maxrss is not used when VmHWM is available: Linux carries the pre-exec high-water
-    mark of the forked parent over into ru_maxrss, so a child of a large process (e.g. `vladapt bench`
-    after loading its model) would report the parent's peak instead of its own.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 def init_params(method, model, n_cls, g):
     tc, vc = model.config.text_config, model.config.vision_config
