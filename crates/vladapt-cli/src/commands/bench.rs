@@ -133,15 +133,9 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
     };
     drop(p);
 
-    let reference = if a.no_reference {
-        Err("skipped (--no-reference)".to_string())
-    } else {
-        eprintln!(
-            "PyTorch reference ({}, {threads} threads)…",
-            python.display()
-        );
+    let reference = with_reference(a.no_reference, &python, threads, || {
         run_reference(&python, &script, &model, &a, threads)
-    };
+    });
 
     print_table(&ours, &reference, &a.device, threads);
     println!(
@@ -267,6 +261,23 @@ pub(super) fn ensure_checkpoint(python: &Path, script: &Path) -> Result<PathBuf>
         );
     }
     Ok(dir)
+}
+
+/// Run the PyTorch reference unless `--no-reference` was given (then the reason it is missing).
+fn with_reference<T>(
+    skip: bool,
+    python: &std::path::Path,
+    threads: usize,
+    run: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
+    if skip {
+        return Err("skipped (--no-reference)".to_string());
+    }
+    eprintln!(
+        "PyTorch reference ({}, {threads} threads)…",
+        python.display()
+    );
+    run()
 }
 
 /// Run the PyTorch script; `Err(reason)` when it cannot run (e.g. torch is not installed).
@@ -497,15 +508,9 @@ fn run_train(a: TrainBenchArgs) -> Result<()> {
     };
     drop(p);
 
-    let reference = if a.no_reference {
-        Err("skipped (--no-reference)".to_string())
-    } else {
-        eprintln!(
-            "PyTorch reference ({}, {threads} threads)…",
-            python.display()
-        );
+    let reference = with_reference(a.no_reference, &python, threads, || {
         run_train_reference(&python, &model, kind, &a, threads)
-    };
+    });
 
     print_train_table(&ours, &reference, &a.device, threads, steps_per_epoch);
     let mut json = serde_json::json!({
