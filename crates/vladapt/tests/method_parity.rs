@@ -247,30 +247,15 @@ fn official_parameter_counts_for_vit_b16() {
         131_072
     );
     // Bad configurations are clear errors, not panics.
-    let err = build(
-        &MethodConfig::Maple(MapleConfig {
-            depth: 13,
-            ..Default::default()
-        }),
-        &clip,
-        &tok,
-        &device,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let build_err = |m: MethodConfig| build(&m, &clip, &tok, &device).err().unwrap().to_string();
+    let err = build_err(MethodConfig::Maple(MapleConfig {
+        depth: 13,
+        ..Default::default()
+    }));
     assert!(err.contains("depth"), "{err}");
-    let err = build(
-        &MethodConfig::Mma(MmaConfig {
-            adapter_start: 14,
-            ..Default::default()
-        }),
-        &clip,
-        &tok,
-        &device,
-    )
-    .err()
-    .unwrap()
-    .to_string();
+    let err = build_err(MethodConfig::Mma(MmaConfig {
+        adapter_start: 14,
+        ..Default::default()
+    }));
     assert!(err.contains("adapter_start"), "{err}");
 }
