@@ -27,6 +27,10 @@ pub struct Coop {
     width: usize,
     device: Device,
     buffers: Option<Buffers>,
+    /// Normalised text features `[C, proj]`, computed by `freeze_for_inference` (the context
+    /// no longer changes, so inference skips the text tower); cleared when the context or the
+    /// classes change.
+    cached_text: Option<Tensor<2>>,
 }
 
 impl Coop {
@@ -72,6 +76,7 @@ impl Coop {
             width,
             device: device.clone(),
             buffers: None,
+            cached_text: None,
         })
     }
 
@@ -139,9 +144,11 @@ impl AdaptMethod for Coop {
         &self.params
     }
     fn params_mut(&mut self) -> &mut Params {
+        self.cached_text = None;
         &mut self.params
     }
     fn set_classes(&mut self, classes: &ClassSet<'_>) -> Result<()> {
+        self.cached_text = None;
         let n = classes.classnames.len();
         if self.config.csc {
             if self.params.contains(CTX) {
@@ -185,6 +192,25 @@ impl AdaptMethod for Coop {
         Ok(())
     }
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
+        let text = self.text_features(clip)?;
+        Ok(l2_normalize(image_features)
+            .matmul(text.transpose())
+            .mul_scalar(clip.scale()))
+    }
+    fn freeze_for_inference(&mut self, clip: &ClipModel) -> Result<()> {
+        self.cached_text = None;
+        self.cached_text = Some(self.text_features(clip)?);
+        Ok(())
+    }
+}
+
+impl Coop {
+    /// Normalised text features `[C, proj]` of the assembled prompts (cached after
+    /// `freeze_for_inference`).
+    fn text_features(&self, clip: &ClipModel) -> Result<Tensor<2>> {
+        if let Some(t) = &self.cached_text {
+            return Ok(t.clone());
+        }
         let b = self
             .buffers
             .as_ref()
@@ -196,9 +222,10 @@ impl AdaptMethod for Coop {
             &b.name_lens,
             ctx,
         );
-        let text = l2_normalize(clip.text.forward_embeds(x, &b.prompts.eot, &NoHook));
-        Ok(l2_normalize(image_features)
-            .matmul(text.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(l2_normalize(clip.text.forward_embeds(
+            x,
+            &b.prompts.eot,
+            &NoHook,
+        )))
     }
 }
