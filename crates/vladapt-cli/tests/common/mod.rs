@@ -80,3 +80,143 @@ pub fn assert_one_line_error(o: &Output, needles: &[&str]) -> String {
     }
     lines[0].to_string()
 }
+
+/// A `vladapt serve` child process, killed when dropped (a failing test leaves no server).
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub addr: String,
+}
+
+impl ServeProcess {
+    /// Start `vladapt --log warn serve ARGS… --addr 127.0.0.1:0` and read the address it prints.
+    pub fn start(args: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vladapt"))
+            .args(["--log", "warn", "serve"])
+            .args(args)
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Self { child, addr }
+    }
+
+    /// Send SIGTERM and wait (at most 30 s) for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let st = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let t0 = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(
+                t0.elapsed().as_secs() < 30,
+                "the server did not exit within 30 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns (status, body).
+pub fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let resp = String::from_utf8_lossy(&resp).into_owned();
+    let status: u16 = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = resp.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// Train a 4-class CoOp run (1 epoch, 2 shots) on a generated colour task into `run`.
+pub fn train_colour_run(tmp: &Path, run: &Path) {
+    let task = tmp.join("task");
+    let o = vladapt(&[
+        "world",
+        "task",
+        "--out",
+        &task.to_string_lossy(),
+        "--classes",
+        "4",
+        "--class-kind",
+        "colour",
+        "--style",
+        "cast",
+        "--train-per-class",
+        "2",
+        "--val-per-class",
+        "1",
+        "--test-per-class",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let model = fixtures().join("models/tiny-hf");
+    let o = vladapt(&[
+        "train",
+        "--model",
+        &model.to_string_lossy(),
+        "--method",
+        "coop",
+        "--dataset",
+        "vladapt",
+        "--root",
+        &task.to_string_lossy(),
+        "--shots",
+        "2",
+        "--seed",
+        "1",
+        "--set",
+        "train.schedule.max_epoch=1",
+        "--output",
+        &run.to_string_lossy(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// `vladapt predict --run RUN --json --top-k K IMAGES…` parsed.
+pub fn predict_json(run: &Path, k: usize, images: &[PathBuf]) -> serde_json::Value {
+    let mut args = vec![
+        "predict".to_string(),
+        "--run".into(),
+        run.to_string_lossy().into_owned(),
+        "--json".into(),
+        "--top-k".into(),
+        k.to_string(),
+    ];
+    args.extend(images.iter().map(|p| p.to_string_lossy().into_owned()));
+    let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let o = vladapt(&refs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).unwrap()
+}
