@@ -30,7 +30,7 @@ const CARS: &[&str] = &["car", "truck", "bus", "bicycle"];
 async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
     let tmp = tempfile::tempdir().unwrap();
     let pipe = pipe();
-    let runs = vec![
+    let runs = [
         (
             "pets-coop",
             adapter(&pipe, tmp.path(), "pets-coop", coop(), PETS),
