@@ -10,6 +10,7 @@
 //!
 //! Layer: `cli → serve → protocols → train → methods → models`.
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod error;
