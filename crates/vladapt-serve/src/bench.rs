@@ -70,6 +70,9 @@ pub struct BenchReport {
     pub rss_many_adapters_mb: f64,
     /// many / one.
     pub rss_ratio: f64,
+    /// The server's accounted bytes of the loaded heads (MiB), with `adapters` loaded: tensors
+    /// plus class buffers, independent of allocator reuse.
+    pub accounted_heads_mb: f64,
     /// Adapters loaded for `rss_many_adapters_mb`.
     pub adapters_loaded: usize,
     /// Served images/s with mixed adapters.
@@ -263,6 +266,18 @@ async fn served(
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_many = rss_mb();
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let accounted = metrics
+        .lines()
+        .find(|l| l.starts_with("vladapt_adapter_bytes "))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .unwrap_or(f64::NAN)
+        / (1 << 20) as f64;
     eprintln!(
         "rss: {rss1:.1} MiB with 1 adapter, {rss_many:.1} MiB with {}",
         o.adapters
@@ -296,6 +311,7 @@ async fn served(
         rss_one_adapter_mb: rss1,
         rss_many_adapters_mb: rss_many,
         rss_ratio: rss_many / rss1,
+        accounted_heads_mb: accounted,
         adapters_loaded: o.adapters,
         mixed_images_per_s: mixed,
         mixed_vs_single: mixed / single,

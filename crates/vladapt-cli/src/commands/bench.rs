@@ -864,6 +864,10 @@ fn run_serve(a: ServeBenchArgs) -> Result<()> {
         r.adapters_loaded, r.rss_one_adapter_mb, r.rss_many_adapters_mb, r.rss_ratio
     );
     println!(
+        "| accounted adapter heads with {} loaded (MiB) | {:.1} | — |",
+        r.adapters_loaded, r.accounted_heads_mb
+    );
+    println!(
         "| mixed traffic, {} adapters (images/s) | {:.1} ({:.2}x single) | >= 0.8x |",
         a.mixed, r.mixed_images_per_s, r.mixed_vs_single
     );
