@@ -243,10 +243,13 @@ fn rows_hold_the_embed_command_s_embeddings_and_npy_matches() {
     let e = json(&vladapt(&args));
     let want: Vec<Vec<f32>> = serde_json::from_value(e["image_embeds"].clone()).unwrap();
 
-    let table = vladapt_table::parquet_io::read_batches(&out.join("embeddings.parquet"), 1024)
-        .unwrap()
-        .map(|b| b.unwrap())
-        .collect::<Vec<_>>();
+    let reader =
+        vladapt_table::parquet_io::read_batches(&out.join("embeddings.parquet"), 1024).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&reader.schema().metadata()["vladapt"]).unwrap();
+    assert_eq!(meta["normalised"], "l2");
+    assert_eq!(meta["dtype"], "float32");
+    let table = reader.map(|b| b.unwrap()).collect::<Vec<_>>();
     use arrow_array::cast::AsArray;
     let b = &table[0];
     assert_eq!(b.num_rows(), 5);

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     /// A file or folder could not be read or written.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}: {error}")]
     Io {
         /// What was being done ("cannot read", "cannot create", ...).
         action: &'static str,
         /// The file or folder concerned.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, not a `source`, so it prints once).
+        error: std::io::Error,
     },
     /// A Parquet file could not be read or written.
     #[error("parquet {path}: {reason}")]
@@ -70,11 +70,11 @@ pub enum TableError {
 
 impl TableError {
     /// An I/O error with the action and path it concerns.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         TableError::Io {
             action,
             path: path.into(),
-            source,
+            error,
         }
     }
 

@@ -369,3 +369,37 @@ mod tests {
             .contains(".parquet"));
     }
 }
+
+#[cfg(test)]
+mod pyarrow_fixture {
+    use super::*;
+
+    /// A Snappy Parquet manifest written by pyarrow (`tools/table/make_manifest_fixture.py`).
+    #[test]
+    fn reads_the_manifest_pyarrow_wrote() {
+        let f = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/table/manifest_pyarrow.parquet");
+        let items = read_manifest(&f).unwrap();
+        let base = f.parent().unwrap();
+        assert_eq!(
+            items,
+            vec![
+                Item {
+                    id: "10".into(),
+                    image: ImageRef::File(base.join("a/0.png")),
+                    label: Some(0)
+                },
+                Item {
+                    id: "11".into(),
+                    image: ImageRef::File(PathBuf::from("/data/b/1.jpg")),
+                    label: None
+                },
+                Item {
+                    id: "12".into(),
+                    image: ImageRef::File(PathBuf::from("/srv/c/2.webp")),
+                    label: Some(2)
+                },
+            ]
+        );
+    }
+}

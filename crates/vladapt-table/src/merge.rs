@@ -242,11 +242,13 @@ pub fn merge(run: &RunDir, npy: bool) -> Result<Summary> {
     let mut writer: Option<TableWriter> = None;
     for p in 0..pt.num_parts() {
         let path = run.part_path(p);
-        for b in read_batches(&path, run.plan.part_size)? {
+        let batches = read_batches(&path, run.plan.part_size)?;
+        let schema = batches.schema();
+        for b in batches {
             let b = b?;
             let w = match &mut writer {
                 Some(w) => w,
-                None => writer.insert(TableWriter::create(&out, b.schema())?),
+                None => writer.insert(TableWriter::create(&out, schema.clone())?),
             };
             w.write(&b)?;
             if let Some(n) = &mut npy_out {

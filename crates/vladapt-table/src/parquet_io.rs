@@ -233,13 +233,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Record batches of a Parquet file, `batch_size` rows at a time.
 pub fn read_batches(path: &Path, batch_size: usize) -> Result<BatchIter> {
     let f = File::open(path).map_err(|e| TableError::io("cannot open", path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .map_err(|e| TableError::parquet(path, e))?
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| TableError::parquet(path, e))?;
+    let schema = builder.schema().clone();
+    let reader = builder
         .with_batch_size(batch_size.max(1))
         .build()
         .map_err(|e| TableError::parquet(path, e))?;
     Ok(BatchIter {
         path: path.to_path_buf(),
+        schema,
         reader,
     })
 }
@@ -255,7 +258,15 @@ pub fn num_rows(path: &Path) -> Result<usize> {
 /// Iterator over a file's record batches; errors name the file.
 pub struct BatchIter {
     path: PathBuf,
+    schema: SchemaRef,
     reader: ParquetRecordBatchReader,
+}
+
+impl BatchIter {
+    /// The file's schema, with its metadata (the batches' own schemas drop it).
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
 }
 
 impl Iterator for BatchIter {
