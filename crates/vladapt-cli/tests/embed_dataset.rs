@@ -388,3 +388,102 @@ fn settings_mismatch_and_bad_shards_are_one_line_errors() {
     let o = vladapt(&["embed-dataset", "verify", "--out", &s(&t.path().join("o5"))]);
     assert_one_line_error(&o, &["embeddings.parquet"]);
 }
+
+/// `root/{train,val,test}/<class>/i.png`: noisy colour patches, 3 classes.
+fn make_image_folder(root: &Path, test_per_class: usize) {
+    let colours = [
+        ("red", [200u8, 30, 30]),
+        ("green", [30, 200, 30]),
+        ("blue", [30, 30, 200]),
+    ];
+    for (split, n) in [("train", 2), ("val", 1), ("test", test_per_class)] {
+        for (ci, (name, c)) in colours.iter().enumerate() {
+            let d = root.join(split).join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..n {
+                let img = image::RgbImage::from_fn(24, 24, |x, y| {
+                    let k = ((x * 31 + y * 17 + i as u32 * 13 + ci as u32 * 7) % 97) as u8;
+                    image::Rgb([
+                        c[0].saturating_add(k),
+                        c[1].saturating_sub(k / 2),
+                        c[2].wrapping_add(k / 3),
+                    ])
+                });
+                img.save(d.join(format!("{i}.png"))).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn sharded_eval_merges_to_the_unsharded_result() {
+    let t = TempDir::new("eval-shards");
+    let root = t.path().join("ds");
+    make_image_folder(&root, 23); // 69 test images → 9 batches of 8 over 3 shards
+    let run = t.path().join("run");
+    let o = vladapt(&[
+        "train",
+        "--method",
+        "zeroshot",
+        "--model",
+        &tiny_model(),
+        "--dataset",
+        "imagefolder",
+        "--root",
+        &s(&root),
+        "--shots",
+        "1",
+        "--output",
+        &s(&run),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let eval = |extra: &[&str]| {
+        let mut a = vec![
+            "eval",
+            "--run",
+            &s(&run),
+            "--dataset",
+            "imagefolder",
+            "--root",
+            &s(&root),
+            "--batch-size",
+            "8",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        a.extend(extra.iter().map(|x| x.to_string()));
+        json(&vladapt(&a.iter().map(|x| x.as_str()).collect::<Vec<_>>()))
+    };
+    let whole = eval(&[]);
+    assert_eq!(whole["count"], 69);
+    let mut files = Vec::new();
+    let mut counts = Vec::new();
+    for i in 0..3 {
+        let f = t.path().join(format!("shard{i}.json"));
+        let v = eval(&["--shard", &format!("{i}/3"), "--out", &s(&f)]);
+        assert_eq!(v["shard"], format!("{i}/3"));
+        counts.push(v["count"].as_u64().unwrap());
+        files.push(s(&f));
+    }
+    // 9 batches of 8 (the last holds 5) cut 3/3/3: 24 + 24 + 21 images.
+    assert_eq!(counts, vec![24, 24, 21]);
+    let mut a = vec!["eval-merge"];
+    a.extend(files.iter().map(|f| f.as_str()));
+    let merged = json(&vladapt(&a));
+    assert_eq!(merged, whole);
+    // Accuracy from the merged counts equals the pair-wise accuracy of `vladapt train`'s own
+    // test evaluation (results.json: computed from predictions, not from a confusion matrix).
+    let res: serde_json::Value = serde_json::from_slice(&read(&run.join("results.json"))).unwrap();
+    assert_eq!(res["base"]["count"], 69);
+    let conf: Vec<Vec<u64>> = serde_json::from_value(merged["confusion"].clone()).unwrap();
+    let diag: u64 = (0..3).map(|i| conf[i][i]).sum();
+    assert_eq!(
+        merged["accuracy"].as_f64().unwrap(),
+        100.0 * diag as f64 / 69.0
+    );
+    let o = vladapt(&["eval-merge", &files[0], &files[2]]);
+    assert_one_line_error(&o, &["shards [1] of 3 are missing"]);
+    let o = vladapt(&["eval-merge", &files[0], &files[0], &files[1]]);
+    assert_one_line_error(&o, &["shard 0/3 is also in"]);
+}
