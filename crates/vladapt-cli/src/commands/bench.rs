@@ -26,6 +26,8 @@ enum BenchCommand {
     /// One training step (median ms) and one epoch (s) of a method, compared with the
     /// official-style PyTorch step.
     Train(TrainBenchArgs),
+    /// `embed-dataset run` images/s vs the model alone, N shards vs 1, peak RSS vs dataset size.
+    EmbedDataset(super::bench_dataset::EmbedDatasetBenchArgs),
 }
 
 /// Arguments of `vladapt bench embed`.
@@ -63,6 +65,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     match a.command {
         BenchCommand::Embed(e) => run_embed(e),
         BenchCommand::Train(t) => run_train(t),
+        BenchCommand::EmbedDataset(d) => super::bench_dataset::run(d),
     }
 }
 
@@ -168,7 +171,7 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn throughput(
+pub(super) fn throughput(
     f: &dyn Fn() -> Result<()>,
     batch: usize,
     warmup: usize,
