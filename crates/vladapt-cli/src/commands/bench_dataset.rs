@@ -218,8 +218,10 @@ fn bench(a: &EmbedDatasetBenchArgs, dir: &Path) -> Result<()> {
     }
     for r in &rss {
         println!(
-            "  peak RSS at {:>7} rows: {:>8.1} MiB ({} images/s, tiny model)",
-            r["rows"], r["peak_rss_mb"], r["images_per_s"]
+            "  peak RSS at {:>7} rows: {:>8.1} MiB ({:.0} images/s, small model)",
+            r["rows"],
+            r["peak_rss_mb"].as_f64().unwrap_or(f64::NAN),
+            r["images_per_s"].as_f64().unwrap_or(f64::NAN)
         );
     }
     println!(
