@@ -47,6 +47,10 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// HTTP server with a web page: classify uploaded images (trained run or zero-shot).
     Serve(commands::serve::ServeArgs),
+    /// Embed a whole dataset or manifest to Parquet: sharded, resumable, then merge and verify.
+    EmbedDataset(commands::embed_dataset::EmbedDatasetArgs),
+    /// Merge the per-shard results of `vladapt eval --shard i/N` into the whole evaluation.
+    EvalMerge(commands::train::EvalMergeArgs),
 }
 
 fn main() {
@@ -73,6 +77,8 @@ fn main() {
         Command::Data(a) => commands::data::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::EmbedDataset(a) => commands::embed_dataset::run(a),
+        Command::EvalMerge(a) => commands::train::eval_merge(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -63,6 +63,58 @@ impl ConfusionMatrix {
             .collect()
     }
 
+    /// Add the counts of `other` (same labels): merging per-shard matrices gives the matrix of
+    /// the whole evaluation, since each image adds 1 to exactly one cell.
+    pub fn add(&mut self, other: &ConfusionMatrix) -> Result<(), DataError> {
+        if self.labels != other.labels {
+            return Err(DataError::Invalid {
+                name: "confusion matrix",
+                reason: format!(
+                    "labels differ ({} vs {} classes, first difference at {:?})",
+                    self.labels.len(),
+                    other.labels.len(),
+                    self.labels
+                        .iter()
+                        .zip(&other.labels)
+                        .position(|(a, b)| a != b)
+                ),
+            });
+        }
+        for (r, o) in self.counts.iter_mut().zip(&other.counts) {
+            for (c, x) in r.iter_mut().zip(o) {
+                *c += x;
+            }
+        }
+        Ok(())
+    }
+
+    /// Images counted.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().flatten().sum()
+    }
+
+    /// Top-1 accuracy in % from the counts: the same value as [`accuracy`] of the pairs.
+    pub fn accuracy(&self) -> f64 {
+        let n = self.total();
+        if n == 0 {
+            return 0.0;
+        }
+        let correct: u64 = (0..self.counts.len()).map(|i| self.counts[i][i]).sum();
+        100.0 * correct as f64 / n as f64
+    }
+
+    /// Per-class accuracy from the counts: the same values as [`per_class_accuracy`].
+    pub fn per_class_accuracy(&self) -> Vec<Option<f64>> {
+        self.counts
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let n: u64 = r.iter().sum();
+                (n > 0).then(|| 100.0 * r[i] as f64 / n as f64)
+            })
+            .collect()
+    }
+
     /// Write as pretty JSON.
     pub fn save_json(&self, path: &Path) -> Result<(), DataError> {
         crate::sources::common::write_json(path, self)
@@ -103,4 +155,36 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let mean = values.iter().sum::<f64>() / n;
     let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
     (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod shard_merge_tests {
+    use super::*;
+
+    #[test]
+    fn shard_matrices_add_up_to_the_whole() {
+        let labels: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let pred = [0, 1, 2, 2, 0, 1, 1, 0];
+        let target = [0, 1, 1, 2, 2, 1, 0, 0];
+        let whole = confusion_matrix(&pred, &target, &labels);
+        let mut merged = confusion_matrix(&pred[..3], &target[..3], &labels);
+        merged
+            .add(&confusion_matrix(&pred[3..], &target[3..], &labels))
+            .unwrap();
+        assert_eq!(merged, whole);
+        // 5 of 8 correct; class a: 2/3, b: 2/3, c: 1/2 (hand-counted).
+        assert_eq!(merged.accuracy(), 62.5);
+        assert_eq!(merged.accuracy(), accuracy(&pred, &target));
+        assert_eq!(
+            merged.per_class_accuracy(),
+            per_class_accuracy(&pred, &target, 3)
+        );
+        assert_eq!(merged.per_class_accuracy()[2], Some(50.0));
+        let other = confusion_matrix(&pred, &target, &labels[..2]);
+        assert!(merged
+            .add(&other)
+            .unwrap_err()
+            .to_string()
+            .contains("labels differ"));
+    }
 }

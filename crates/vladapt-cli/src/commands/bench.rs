@@ -29,6 +29,8 @@ enum BenchCommand {
     /// `vladapt serve` under load vs offline predict: throughput with concurrent clients, p99,
     /// memory with many CoOp adapters, mixed-adapter traffic, robustness load.
     Serve(ServeBenchArgs),
+    /// `embed-dataset run` images/s vs the model alone, N shards vs 1, peak RSS vs dataset size.
+    EmbedDataset(super::bench_dataset::EmbedDatasetBenchArgs),
 }
 
 /// Arguments of `vladapt bench serve`.
@@ -102,6 +104,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         BenchCommand::Embed(e) => run_embed(e),
         BenchCommand::Train(t) => run_train(t),
         BenchCommand::Serve(s) => run_serve(s),
+        BenchCommand::EmbedDataset(d) => super::bench_dataset::run(d),
     }
 }
 
@@ -207,7 +210,7 @@ fn run_embed(a: EmbedBenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn throughput(
+pub(super) fn throughput(
     f: &dyn Fn() -> Result<()>,
     batch: usize,
     warmup: usize,

@@ -1,9 +1,11 @@
 //! One file per subcommand.
 pub mod bench;
+pub mod bench_dataset;
 pub mod classify;
 pub mod data;
 pub mod demo;
 pub mod embed;
+pub mod embed_dataset;
 pub mod pretrain;
 pub mod protocol;
 pub mod serve;

@@ -7,7 +7,9 @@ use vladapt::models::clip::ClipPipeline;
 use vladapt::protocols::{run_one, RunSpec};
 use vladapt::train::run_dir::load_adapter;
 use vladapt::train::{evaluate, Protocol, RunConfig};
+use vladapt_data::metrics::ConfusionMatrix;
 use vladapt_data::{load_dataset, verify};
+use vladapt_table::{Partition, Shard};
 
 /// Options shared by commands that train.
 #[derive(Args, Clone)]
@@ -152,6 +154,131 @@ pub struct EvalArgs {
     /// Device.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Evaluate only shard `i/N` of the split (batch-aligned contiguous ranges); merge the
+    /// shards' JSON files with `vladapt eval-merge`.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Also write the result JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Images per evaluation batch. Shards are cut at multiples of it, so every batch — and so
+    /// every prediction — is the same as in the unsharded run with the same batch size.
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+}
+
+/// The JSON of one evaluation (`shard` present for a shard's partial result).
+fn eval_json(
+    dataset: &str,
+    split: &str,
+    shard: Option<Shard>,
+    confusion: &ConfusionMatrix,
+    skipped: usize,
+) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "dataset": dataset,
+        "split": split,
+        "accuracy": confusion.accuracy(),
+        "count": confusion.total(),
+        "skipped": skipped,
+        "per_class": confusion.per_class_accuracy(),
+        "confusion": confusion.counts,
+        "classnames": confusion.labels,
+    });
+    if let Some(s) = shard {
+        v["shard"] = s.to_string().into();
+    }
+    v
+}
+
+fn print_and_save(v: &serde_json::Value, out: &Option<PathBuf>) -> Result<()> {
+    println!("{v}");
+    if let Some(p) = out {
+        let tmp = p.with_extension("json.tmp");
+        std::fs::write(&tmp, format!("{v}\n"))
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, p).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Arguments of `vladapt eval-merge`.
+#[derive(Args)]
+pub struct EvalMergeArgs {
+    /// The shards' result files (`vladapt eval --shard i/N --out FILE`), one per shard.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Also write the merged JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// Run `vladapt eval-merge`: sum the shards' confusion matrices; the result is the unsharded
+/// evaluation's JSON.
+pub fn eval_merge(a: EvalMergeArgs) -> Result<()> {
+    let mut merged: Option<(String, String, ConfusionMatrix, usize)> = None;
+    let mut seen: Vec<Option<PathBuf>> = Vec::new();
+    for f in &a.files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", f.display()))?;
+        let field = |k: &str| {
+            v.get(k).cloned().with_context(|| {
+                format!(
+                    "{}: no `{k}` field (not a `vladapt eval --shard` result?)",
+                    f.display()
+                )
+            })
+        };
+        let shard = Shard::parse(field("shard")?.as_str().unwrap_or(""))?;
+        if seen.is_empty() {
+            seen = vec![None; shard.count];
+        }
+        if shard.count != seen.len() {
+            bail!(
+                "{}: shard {shard}, but other files have {} shards",
+                f.display(),
+                seen.len()
+            );
+        }
+        if let Some(prev) = &seen[shard.index] {
+            bail!(
+                "{}: shard {shard} is also in {}",
+                f.display(),
+                prev.display()
+            );
+        }
+        seen[shard.index] = Some(f.clone());
+        let dataset = field("dataset")?.as_str().unwrap_or("").to_string();
+        let split = field("split")?.as_str().unwrap_or("").to_string();
+        let cm = ConfusionMatrix {
+            labels: serde_json::from_value(field("classnames")?)
+                .with_context(|| format!("{}: bad `classnames`", f.display()))?,
+            counts: serde_json::from_value(field("confusion")?)
+                .with_context(|| format!("{}: bad `confusion`", f.display()))?,
+        };
+        let skipped = field("skipped")?.as_u64().unwrap_or(0) as usize;
+        match &mut merged {
+            None => merged = Some((dataset, split, cm, skipped)),
+            Some((d, s, m, sk)) => {
+                if *d != dataset || *s != split {
+                    bail!(
+                        "{}: {dataset}/{split}, but other files are {d}/{s}",
+                        f.display()
+                    );
+                }
+                m.add(&cm).with_context(|| f.display().to_string())?;
+                *sk += skipped;
+            }
+        }
+    }
+    let missing: Vec<usize> = (0..seen.len()).filter(|&i| seen[i].is_none()).collect();
+    if !missing.is_empty() {
+        bail!("shards {missing:?} of {} are missing", seen.len());
+    }
+    let (d, s, m, sk) = merged.context("no files")?;
+    print_and_save(&eval_json(&d, &s, None, &m, sk), &a.out)
 }
 
 /// Run `vladapt eval`.
@@ -177,12 +304,23 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         "val" => &ds.split.val,
         other => bail!("--split {other}: expected test or val"),
     };
-    let r = evaluate(method.as_ref(), &pipe, samples, &ds.classnames, 100, true)?;
-    println!(
-        "{}",
-        serde_json::json!({"dataset": name, "split": a.split, "accuracy": r.accuracy, "count": r.count, "per_class": r.per_class})
-    );
-    Ok(())
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    let samples = match shard {
+        Some(sh) => &samples[Partition::new(samples.len(), a.batch_size)?.shard_rows(sh)],
+        None => &samples[..],
+    };
+    let r = evaluate(
+        method.as_ref(),
+        &pipe,
+        samples,
+        &ds.classnames,
+        a.batch_size,
+        true,
+    )?;
+    print_and_save(
+        &eval_json(&name, &a.split, shard, &r.confusion, r.skipped),
+        &a.out,
+    )
 }
 
 /// Arguments of `vladapt predict`.

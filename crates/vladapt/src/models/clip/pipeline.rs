@@ -86,10 +86,19 @@ impl ClipPipeline {
 
     /// Stack preprocessed CHW images into `[B, 3, S, S]` on the model's device.
     pub fn pixels_from_chw(&self, chw: Vec<Vec<f32>>) -> Tensor<4> {
-        let s = self.model.config.vision.image_size;
         let b = chw.len();
-        let flat: Vec<f32> = chw.into_iter().flatten().collect();
+        self.pixels_from_flat(chw.into_iter().flatten().collect(), b)
+    }
+
+    /// `b` preprocessed CHW images, concatenated (the loader's batch layout) → `[B, 3, S, S]`.
+    pub fn pixels_from_flat(&self, flat: Vec<f32>, b: usize) -> Tensor<4> {
+        let s = self.model.config.vision.image_size;
         Tensor::from_data(TensorData::new(flat, [b, 3, s, s]), &self.device)
+    }
+
+    /// Normalised image embeddings `[B, proj]` of preprocessed pixels `[B, 3, S, S]` (frozen CLIP).
+    pub fn image_embeddings(&self, pixels: Tensor<4>) -> Result<Tensor<2>> {
+        Ok(l2_normalize(self.model.encode_image(pixels, &NoHook)?))
     }
 
     /// Normalised embeddings of texts, batched, as host vectors.
@@ -106,8 +115,7 @@ impl ClipPipeline {
     pub fn embed_images(&self, paths: &[PathBuf], batch: usize) -> Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(paths.len());
         for chunk in paths.chunks(batch.max(1)) {
-            let px = self.load_pixels(chunk)?;
-            out.extend(rows(&l2_normalize(self.model.encode_image(px, &NoHook)?)));
+            out.extend(rows(&self.image_embeddings(self.load_pixels(chunk)?)?));
         }
         Ok(out)
     }
