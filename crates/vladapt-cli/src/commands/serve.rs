@@ -76,9 +76,8 @@ impl Server {
         let img =
             vladapt_image::decode_rgb(bytes, "upload", &vladapt_image::ImageLimits::default())
                 .map_err(|e| err(400, e.to_string()))?;
-        let px = self
-            .pipe
-            .pixels_from_chw(vec![self.pipe.preprocess.apply(&img)]);
+        let chw = (self.pipe.preprocess.apply(&img)).map_err(|e| err(400, e.to_string()))?;
+        let px = self.pipe.pixels_from_chw(vec![chw]);
         let model = &self.pipe.model;
         let internal = |e: vladapt::VladaptError| err(500, e.to_string());
         let f = self.method.image_features(model, px).map_err(internal)?;
