@@ -20,7 +20,7 @@ pub use augment::{augment_rng, CropBox, TrainAugment};
 pub use decode::{decode_rgb, load_rgb};
 pub use error::{ImageError, ImageLimits};
 pub use image::RgbImage;
-pub use preprocess::{center_crop, resized_size, Preprocess};
+pub use preprocess::{center_crop, resized_size, CropRounding, Preprocess};
 pub use rand_chacha::ChaCha8Rng;
 pub use resize::{resize_bicubic, resize_bicubic_ordered, resize_window, PassOrder};
 pub use tensor::{to_chw_normalised, CLIP_MEAN, CLIP_STD};

@@ -21,6 +21,21 @@ pub struct Preprocess {
     pub mean: [f32; 3],
     /// Per-channel standard deviation divided by.
     pub std: [f32; 3],
+    /// Where the centre crop lands when the margin is odd.
+    pub crop_rounding: CropRounding,
+}
+
+/// Centre-crop placement: the two reference libraries differ by one pixel when the margin
+/// `n - c` is odd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CropRounding {
+    /// torchvision `CenterCrop` (OpenAI CLIP, open_clip, Dassl): offset
+    /// `int(round((n - c) / 2))` (half to even); a larger crop pads `(c - n) // 2` before.
+    #[default]
+    Torchvision,
+    /// transformers `center_crop` (`CLIPImageProcessor`): offset `(n - c) // 2`; a larger
+    /// crop pads `ceil((c - n) / 2)` before.
+    Transformers,
 }
 
 impl Preprocess {
@@ -31,6 +46,7 @@ impl Preprocess {
             crop: (size, size),
             mean: CLIP_MEAN,
             std: CLIP_STD,
+            crop_rounding: CropRounding::Torchvision,
         }
     }
 
@@ -42,6 +58,7 @@ impl Preprocess {
             crop: (image_size, image_size),
             mean: mean.unwrap_or(CLIP_MEAN),
             std: std.unwrap_or(CLIP_STD),
+            crop_rounding: CropRounding::Torchvision,
         }
     }
 
@@ -93,6 +110,32 @@ impl Preprocess {
                     (s, s)
                 }
             };
+        // Settings this pipeline does not implement are refused rather than ignored.
+        for (key, ok) in [
+            ("resample", &[serde_json::json!(3)][..]),
+            ("do_resize", &[Value::Bool(true)][..]),
+            ("do_center_crop", &[Value::Bool(true)][..]),
+            ("do_rescale", &[Value::Bool(true)][..]),
+            ("do_normalize", &[Value::Bool(true)][..]),
+            ("do_convert_rgb", &[Value::Bool(true), Value::Null][..]),
+        ] {
+            if let Some(x) = v.get(key) {
+                if !ok.contains(x) {
+                    return Err(err(format!(
+                        "field `{key}` = {x} is not supported (only {}: bicubic resize, centre crop, \
+                         x/255, normalise)",
+                        ok[0]
+                    )));
+                }
+            }
+        }
+        if let Some(x) = v.get("rescale_factor") {
+            if x.as_f64().is_none_or(|f| (f - 1.0 / 255.0).abs() > 1e-9) {
+                return Err(err(format!(
+                    "field `rescale_factor` = {x} is not supported (only 1/255)"
+                )));
+            }
+        }
         let mean = triple(&v, "image_mean").map_err(&err)?.unwrap_or(CLIP_MEAN);
         let std = triple(&v, "image_std").map_err(&err)?.unwrap_or(CLIP_STD);
         if std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
@@ -105,6 +148,7 @@ impl Preprocess {
             crop,
             mean,
             std,
+            crop_rounding: CropRounding::Transformers,
         })
     }
 
@@ -119,8 +163,8 @@ impl Preprocess {
         let (w, h) = img.dimensions();
         let (nw, nh) = self.check_size(w, h)?;
         let (ch, cw) = self.crop;
-        let (pad_x, left) = crop_offset(nw, cw);
-        let (pad_y, top) = crop_offset(nh, ch);
+        let (pad_x, left) = crop_offset(nw, cw, self.crop_rounding);
+        let (pad_y, top) = crop_offset(nh, ch, self.crop_rounding);
         let win = resize_window(
             img,
             (nw, nh),
@@ -170,14 +214,15 @@ impl Preprocess {
     }
 }
 
-/// torchvision `CenterCrop` along one axis of length `n` cropped to `c`: `(padding before,
-/// offset into the resized image)`. A crop larger than the image pads `(c - n) / 2` first.
-fn crop_offset(n: u64, c: u32) -> (u32, u64) {
+/// Centre crop along one axis of length `n` cropped to `c`: `(padding before, offset into the
+/// resized image)`, per [`CropRounding`].
+fn crop_offset(n: u64, c: u32, rounding: CropRounding) -> (u32, u64) {
     let c64 = u64::from(c);
-    if c64 > n {
-        (((c64 - n) / 2) as u32, 0)
-    } else {
-        (0, round_half_even((n - c64) as f64 / 2.0) as u64)
+    match rounding {
+        CropRounding::Torchvision if c64 > n => (((c64 - n) / 2) as u32, 0),
+        CropRounding::Torchvision => (0, round_half_even((n - c64) as f64 / 2.0) as u64),
+        CropRounding::Transformers if c64 > n => ((c64 - n).div_ceil(2) as u32, 0),
+        CropRounding::Transformers => (0, (n - c64) / 2),
     }
 }
 
