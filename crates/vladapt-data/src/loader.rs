@@ -69,7 +69,8 @@ pub struct Batch {
     pub skipped: Vec<(usize, String)>,
 }
 
-type Transform = dyn Fn(&RgbImage, usize) -> Vec<f32> + Send + Sync;
+type Transform =
+    dyn Fn(&RgbImage, usize) -> Result<Vec<f32>, vladapt_image::ImageError> + Send + Sync;
 
 /// Iterates batches of a sample list. See [`Loader::epoch`].
 pub struct Loader {
@@ -85,6 +86,19 @@ impl Loader {
         samples: Vec<Sample>,
         cfg: LoaderConfig,
         transform: impl Fn(&RgbImage, usize) -> Vec<f32> + Send + Sync + 'static,
+    ) -> Result<Self, DataError> {
+        Self::try_new(samples, cfg, move |img, i| Ok(transform(img, i)))
+    }
+
+    /// [`Loader::new`] with a transform that can fail (e.g. an image too elongated to
+    /// resize); its error is reported for that image like a decoding error.
+    pub fn try_new(
+        samples: Vec<Sample>,
+        cfg: LoaderConfig,
+        transform: impl Fn(&RgbImage, usize) -> Result<Vec<f32>, vladapt_image::ImageError>
+            + Send
+            + Sync
+            + 'static,
     ) -> Result<Self, DataError> {
         if cfg.batch_size == 0 {
             return Err(DataError::Invalid {
@@ -202,7 +216,12 @@ fn make_batch(
         .map(|&i| {
             (
                 i,
-                open_rgb(&samples[i].image, &cfg.limits).map(|img| transform(&img, i)),
+                open_rgb(&samples[i].image, &cfg.limits).and_then(|img| {
+                    transform(&img, i).map_err(|e| DataError::Image {
+                        image: samples[i].image.to_string(),
+                        reason: e.to_string(),
+                    })
+                }),
             )
         })
         .collect();

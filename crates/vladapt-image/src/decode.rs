@@ -1,5 +1,11 @@
 //! Decoding bytes/files to RGB8 the way `PIL.Image.open(p).convert("RGB")` does, with the
-//! pixel budget checked from the header first and EXIF orientation applied.
+//! pixel budget checked from the header first.
+//!
+//! JPEG goes through libjpeg-turbo ([`crate::jpeg`]), bit-identical to Pillow; PNG, WebP, BMP
+//! and GIF through the `image` crate. Like `Image.open` (and OpenAI CLIP, open_clip and
+//! Dassl/CoOp, which all call it), the EXIF orientation tag is *not* applied: a photo stored
+//! sideways with "rotate 90°" in its EXIF is fed to the model sideways, as in the reference
+//! pipelines.
 use std::io::Cursor;
 use std::path::Path;
 
@@ -8,7 +14,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 use crate::error::{ImageError, ImageLimits};
 use crate::header::sniff_dimensions;
 
-/// Open `path`, check the pixel budget, decode, apply EXIF orientation, convert to RGB8.
+/// Open `path`, check the pixel budget, decode, convert to RGB8.
 pub fn load_rgb(path: &Path, limits: &ImageLimits) -> Result<RgbImage, ImageError> {
     let bytes = std::fs::read(path).map_err(|source| ImageError::Io {
         path: path.to_path_buf(),
@@ -21,9 +27,14 @@ pub fn load_rgb(path: &Path, limits: &ImageLimits) -> Result<RgbImage, ImageErro
 /// messages.
 ///
 /// Colour conversion follows PIL's `.convert("RGB")`: alpha is dropped (not composited), grey is
-/// replicated, palettes are expanded and 16-bit samples keep their high byte (`v >> 8`). Unlike
-/// PIL (which clips 16-bit greyscale to 255) 16-bit grey is scaled the same way. The EXIF
-/// orientation tag, when present, is applied as `PIL.ImageOps.exif_transpose` does.
+/// replicated, palettes are expanded and 16-bit samples keep their high byte (`v >> 8`).
+///
+/// 16-bit PNGs differ from PIL on purpose for greyscale: PIL opens a 16-bit grey PNG as mode
+/// `I;16` and `convert("RGB")` *clips* each sample to 255 (any value ≥ 255 becomes white, so a
+/// typical 16-bit photo turns almost entirely white); we keep the high byte (`v >> 8`), the
+/// same as PIL does for 16-bit RGB/RGBA PNGs (which it reads as 8-bit). 16-bit RGB(A) is
+/// therefore identical to PIL and 16-bit grey is not. The EXIF orientation tag is ignored, as
+/// by `PIL.Image.open`.
 pub fn decode_rgb(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbImage, ImageError> {
     let decode_err = |reason: String| ImageError::Decode {
         name: name.to_string(),
@@ -35,6 +46,11 @@ pub fn decode_rgb(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbI
     if let Some((w, h)) = sniff_dimensions(bytes) {
         check_pixels(name, w, h, limits)?;
     }
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        return crate::jpeg::decode_jpeg(bytes, name, limits, |w, h| {
+            check_pixels(name, w, h, limits)
+        });
+    }
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| decode_err(e.to_string()))?;
@@ -44,7 +60,7 @@ pub fn decode_rgb(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbI
         ));
     }
     reader.limits(decoder_limits(limits));
-    let mut decoder = reader
+    let decoder = reader
         .into_decoder()
         .map_err(|e| decode_err(e.to_string()))?;
     let (w, h) = decoder.dimensions();
@@ -52,14 +68,8 @@ pub fn decode_rgb(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbI
     if w == 0 || h == 0 {
         return Err(decode_err(format!("image has zero size {w}x{h}")));
     }
-    // A broken EXIF block should not make an otherwise valid image unreadable.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
     let dynamic = DynamicImage::from_decoder(decoder).map_err(|e| decode_err(e.to_string()))?;
-    let mut rgb = DynamicImage::ImageRgb8(to_rgb_like_pil(dynamic));
-    rgb.apply_orientation(orientation);
-    Ok(rgb.into_rgb8())
+    Ok(to_rgb_like_pil(dynamic))
 }
 
 fn check_pixels(

@@ -34,6 +34,19 @@ pub enum ImageError {
         /// The limit that was exceeded.
         limit: u64,
     },
+    /// Resizing the shorter side to `shortest_edge` would make a side longer than 2³²−1 pixels
+    /// (an aspect ratio beyond what torchvision/PIL can resize either).
+    #[error("image of {width}x{height} cannot be resized to shorter side {shortest_edge}: the longer side would become {} pixels (aspect ratio too extreme, limit 4294967295)", resized.0.max(resized.1))]
+    AspectRatio {
+        /// Source width.
+        width: u32,
+        /// Source height.
+        height: u32,
+        /// Requested shorter side.
+        shortest_edge: u32,
+        /// `(width, height)` the resize would produce.
+        resized: (u64, u64),
+    },
     /// A preprocessing configuration file is missing fields or malformed.
     #[error("invalid preprocessing config {path}: {reason}")]
     Config {

@@ -1,8 +1,8 @@
 //! Image decoding, CLIP test preprocessing and training augmentation.
 //!
 //! - [`ImageLimits`], [`load_rgb`], [`decode_rgb`]: any PNG/JPEG/WebP/BMP/GIF → RGB8 as PIL's
-//!   `convert("RGB")`, pixel budget checked from the header before decoding, EXIF orientation
-//!   applied.
+//!   `convert("RGB")` (JPEG through libjpeg-turbo, bit-identical to Pillow), pixel budget
+//!   checked from the header before decoding, EXIF orientation not applied (as `Image.open`).
 //! - [`Preprocess`]: resize shorter side with PIL-exact bicubic ([`resize_bicubic`]), centre
 //!   crop, normalise → CHW `Vec<f32>`.
 //! - [`TrainAugment`]: RandomResizedCrop + horizontal flip, seeded per sample by
@@ -11,6 +11,7 @@ mod augment;
 mod decode;
 mod error;
 mod header;
+mod jpeg;
 mod preprocess;
 mod resize;
 mod tensor;
@@ -19,7 +20,7 @@ pub use augment::{augment_rng, CropBox, TrainAugment};
 pub use decode::{decode_rgb, load_rgb};
 pub use error::{ImageError, ImageLimits};
 pub use image::RgbImage;
-pub use preprocess::{center_crop, resized_size, Preprocess};
+pub use preprocess::{center_crop, resized_size, CropRounding, Preprocess};
 pub use rand_chacha::ChaCha8Rng;
-pub use resize::{resize_bicubic, resize_bicubic_ordered, PassOrder};
+pub use resize::{resize_bicubic, resize_bicubic_ordered, resize_window, PassOrder};
 pub use tensor::{to_chw_normalised, CLIP_MEAN, CLIP_STD};

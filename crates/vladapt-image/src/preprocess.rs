@@ -5,8 +5,9 @@ use std::path::Path;
 use image::RgbImage;
 use serde_json::Value;
 
-use crate::error::ImageError;
-use crate::resize::resize_bicubic;
+use crate::decode::load_rgb;
+use crate::error::{ImageError, ImageLimits};
+use crate::resize::{resize_window, PassOrder};
 use crate::tensor::{to_chw_normalised, CLIP_MEAN, CLIP_STD};
 
 /// Deterministic evaluation preprocessing.
@@ -20,6 +21,21 @@ pub struct Preprocess {
     pub mean: [f32; 3],
     /// Per-channel standard deviation divided by.
     pub std: [f32; 3],
+    /// Where the centre crop lands when the margin is odd.
+    pub crop_rounding: CropRounding,
+}
+
+/// Centre-crop placement: the two reference libraries differ by one pixel when the margin
+/// `n - c` is odd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CropRounding {
+    /// torchvision `CenterCrop` (OpenAI CLIP, open_clip, Dassl): offset
+    /// `int(round((n - c) / 2))` (half to even); a larger crop pads `(c - n) // 2` before.
+    #[default]
+    Torchvision,
+    /// transformers `center_crop` (`CLIPImageProcessor`): offset `(n - c) // 2`; a larger
+    /// crop pads `ceil((c - n) / 2)` before.
+    Transformers,
 }
 
 impl Preprocess {
@@ -30,6 +46,7 @@ impl Preprocess {
             crop: (size, size),
             mean: CLIP_MEAN,
             std: CLIP_STD,
+            crop_rounding: CropRounding::Torchvision,
         }
     }
 
@@ -41,6 +58,7 @@ impl Preprocess {
             crop: (image_size, image_size),
             mean: mean.unwrap_or(CLIP_MEAN),
             std: std.unwrap_or(CLIP_STD),
+            crop_rounding: CropRounding::Torchvision,
         }
     }
 
@@ -92,6 +110,32 @@ impl Preprocess {
                     (s, s)
                 }
             };
+        // Settings this pipeline does not implement are refused rather than ignored.
+        for (key, ok) in [
+            ("resample", &[serde_json::json!(3)][..]),
+            ("do_resize", &[Value::Bool(true)][..]),
+            ("do_center_crop", &[Value::Bool(true)][..]),
+            ("do_rescale", &[Value::Bool(true)][..]),
+            ("do_normalize", &[Value::Bool(true)][..]),
+            ("do_convert_rgb", &[Value::Bool(true), Value::Null][..]),
+        ] {
+            if let Some(x) = v.get(key) {
+                if !ok.contains(x) {
+                    return Err(err(format!(
+                        "field `{key}` = {x} is not supported (only {}: bicubic resize, centre crop, \
+                         x/255, normalise)",
+                        ok[0]
+                    )));
+                }
+            }
+        }
+        if let Some(x) = v.get("rescale_factor") {
+            if x.as_f64().is_none_or(|f| (f - 1.0 / 255.0).abs() > 1e-9) {
+                return Err(err(format!(
+                    "field `rescale_factor` = {x} is not supported (only 1/255)"
+                )));
+            }
+        }
         let mean = triple(&v, "image_mean").map_err(&err)?.unwrap_or(CLIP_MEAN);
         let std = triple(&v, "image_std").map_err(&err)?.unwrap_or(CLIP_STD);
         if std.iter().any(|&s| s == 0.0 || !s.is_finite()) {
@@ -104,25 +148,81 @@ impl Preprocess {
             crop,
             mean,
             std,
+            crop_rounding: CropRounding::Transformers,
         })
     }
 
     /// Resize (shorter side to `shortest_edge`, PIL bicubic) and centre crop, as RGB8.
-    pub fn resize_and_crop(&self, img: &RgbImage) -> RgbImage {
+    ///
+    /// Bit-identical to PIL `resize` followed by torchvision `CenterCrop`, but only the crop
+    /// window of the resized image is computed ([`resize_window`]): memory and time are those
+    /// of the crop plus the source rows/columns it reads, whatever the aspect ratio (a 1×10⁶
+    /// image resized to 224×224,000,000 costs a 224×224 buffer). Refused only when the resized
+    /// size does not fit in 32 bits, which torchvision/PIL cannot make either.
+    pub fn resize_and_crop(&self, img: &RgbImage) -> Result<RgbImage, ImageError> {
         let (w, h) = img.dimensions();
-        let (nw, nh) = resized_size(w, h, self.shortest_edge);
-        let resized = if (nw, nh) == (w, h) {
-            img.clone()
-        } else {
-            resize_bicubic(img, nw, nh)
-        };
-        center_crop(&resized, self.crop.0, self.crop.1)
+        let (nw, nh) = self.check_size(w, h)?;
+        let (ch, cw) = self.crop;
+        let (pad_x, left) = crop_offset(nw, cw, self.crop_rounding);
+        let (pad_y, top) = crop_offset(nh, ch, self.crop_rounding);
+        let win = resize_window(
+            img,
+            (nw, nh),
+            (left, top, cw.min(nw as u32), ch.min(nh as u32)),
+            PassOrder::HorizontalFirst,
+        );
+        if win.dimensions() == (cw, ch) {
+            return Ok(win);
+        }
+        let mut out = RgbImage::new(cw, ch);
+        image::imageops::replace(&mut out, &win, i64::from(pad_x), i64::from(pad_y));
+        Ok(out)
+    }
+
+    /// The resized size of a `w`×`h` image, or [`ImageError::AspectRatio`] when a side would
+    /// not fit in 32 bits (the only way [`Preprocess::resize_and_crop`] fails).
+    pub fn check_size(&self, w: u32, h: u32) -> Result<(u64, u64), ImageError> {
+        let (nw, nh) = resized_size_u64(w, h, self.shortest_edge);
+        if nw > u64::from(u32::MAX) || nh > u64::from(u32::MAX) {
+            return Err(ImageError::AspectRatio {
+                width: w,
+                height: h,
+                shortest_edge: self.shortest_edge,
+                resized: (nw, nh),
+            });
+        }
+        Ok((nw, nh))
     }
 
     /// Full transform: resize, centre crop, ToTensor, Normalize → CHW floats of length
     /// `3 * crop.0 * crop.1`.
-    pub fn apply(&self, img: &RgbImage) -> Vec<f32> {
-        to_chw_normalised(&self.resize_and_crop(img), &self.mean, &self.std)
+    pub fn apply(&self, img: &RgbImage) -> Result<Vec<f32>, ImageError> {
+        Ok(to_chw_normalised(
+            &self.resize_and_crop(img)?,
+            &self.mean,
+            &self.std,
+        ))
+    }
+
+    /// [`load_rgb`] then [`Preprocess::apply`]; errors name `path`.
+    pub fn load(&self, path: &Path, limits: &ImageLimits) -> Result<Vec<f32>, ImageError> {
+        let img = load_rgb(path, limits)?;
+        self.apply(&img).map_err(|e| ImageError::Decode {
+            name: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// Centre crop along one axis of length `n` cropped to `c`: `(padding before, offset into the
+/// resized image)`, per [`CropRounding`].
+fn crop_offset(n: u64, c: u32, rounding: CropRounding) -> (u32, u64) {
+    let c64 = u64::from(c);
+    match rounding {
+        CropRounding::Torchvision if c64 > n => (((c64 - n) / 2) as u32, 0),
+        CropRounding::Torchvision => (0, round_half_even((n - c64) as f64 / 2.0) as u64),
+        CropRounding::Transformers if c64 > n => ((c64 - n).div_ceil(2) as u32, 0),
+        CropRounding::Transformers => (0, (n - c64) / 2),
     }
 }
 
@@ -150,17 +250,27 @@ fn triple(v: &Value, key: &str) -> Result<Option<[f32; 3]>, String> {
 
 /// torchvision `Resize(size)` output for a `w`×`h` image: the shorter side becomes `size`, the
 /// longer `int(size * long / short)`.
+/// (Saturates at `u32::MAX`; [`Preprocess::resize_and_crop`] refuses such sizes.)
 pub fn resized_size(w: u32, h: u32, size: u32) -> (u32, u32) {
+    let (a, b) = resized_size_u64(w, h, size);
+    (
+        a.min(u64::from(u32::MAX)) as u32,
+        b.min(u64::from(u32::MAX)) as u32,
+    )
+}
+
+/// [`resized_size`] without saturation.
+fn resized_size_u64(w: u32, h: u32, size: u32) -> (u64, u64) {
     let (short, long) = if w <= h { (w, h) } else { (h, w) };
     if short == 0 {
-        return (w, h);
+        return (u64::from(w), u64::from(h));
     }
-    let new_long = (u64::from(size) * u64::from(long)) as f64 / f64::from(short);
-    let new_long = new_long.min(f64::from(u32::MAX)) as u32;
+    // Python: int(size * long / short), evaluated in double precision.
+    let new_long = (f64::from(size) * f64::from(long) / f64::from(short)) as u64;
     if w <= h {
-        (size, new_long)
+        (u64::from(size), new_long)
     } else {
-        (new_long, size)
+        (new_long, u64::from(size))
     }
 }
 

@@ -20,31 +20,43 @@ fn bicubic(x: f64) -> f64 {
     }
 }
 
-/// Per-output-pixel source window and fixed-point weights for one axis.
+/// Per-output-pixel source window and fixed-point weights for one axis, for a contiguous range
+/// of output pixels (so a crop of a huge resized image costs only the crop).
 struct Coeffs {
     /// Kernel length (same for every output pixel).
     ksize: usize,
-    /// `(first source index, number of taps)` per output pixel.
+    /// `(first source index, number of taps)` per output pixel of the range.
     bounds: Vec<(usize, usize)>,
     /// `ksize` weights per output pixel, zero padded.
     weights: Vec<i32>,
 }
 
-/// Pillow `precompute_coeffs` + `normalize_coeffs_8bpc` for the full box `[0, in_size)`.
-fn precompute(in_size: u32, out_size: u32) -> Coeffs {
-    let scale = f64::from(in_size) / f64::from(out_size);
+impl Coeffs {
+    /// First source index used by any output pixel of the range and one past the last.
+    fn source_span(&self) -> (usize, usize) {
+        let lo = self.bounds.iter().map(|b| b.0).min().unwrap_or(0);
+        let hi = self.bounds.iter().map(|b| b.0 + b.1).max().unwrap_or(0);
+        (lo, hi.max(lo))
+    }
+}
+
+/// Pillow `precompute_coeffs` + `normalize_coeffs_8bpc` for the full box `[0, in_size)`,
+/// evaluated for output pixels `first .. first + count` of `out_size` only.
+fn precompute(in_size: u64, out_size: u64, first: u64, count: usize) -> Coeffs {
+    let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = 2.0 * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size as usize);
-    let mut weights = vec![0i32; out_size as usize * ksize];
+    let mut bounds = Vec::with_capacity(count);
+    let mut weights = vec![0i32; count * ksize];
     let mut k = vec![0f64; ksize];
-    for xx in 0..out_size as usize {
+    for i in 0..count {
+        let xx = first + i as u64;
         let center = (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
         // C casts truncate toward zero; negative values are clamped to 0 right after.
         let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-        let xmax = ((center + support + 0.5) as i64).min(i64::from(in_size)) as usize;
+        let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
         let n = xmax.saturating_sub(xmin).min(ksize);
         let mut ww = 0.0;
         for (x, kx) in k.iter_mut().enumerate().take(n) {
@@ -52,7 +64,7 @@ fn precompute(in_size: u32, out_size: u32) -> Coeffs {
             *kx = w;
             ww += w;
         }
-        let row = &mut weights[xx * ksize..xx * ksize + n];
+        let row = &mut weights[i * ksize..i * ksize + n];
         for (dst, &w) in row.iter_mut().zip(k.iter()) {
             let w = if ww != 0.0 { w / ww } else { w };
             let f = w * f64::from(1u32 << PRECISION_BITS);
@@ -71,6 +83,25 @@ fn precompute(in_size: u32, out_size: u32) -> Coeffs {
     }
 }
 
+/// The identity "resampling" of an axis whose size does not change (Pillow skips that pass):
+/// output pixel `first + i` copies source pixel `first + i`.
+fn identity(first: u64, count: usize) -> Coeffs {
+    Coeffs {
+        ksize: 1,
+        bounds: (0..count).map(|i| (first as usize + i, 1)).collect(),
+        weights: vec![1i32 << PRECISION_BITS; count],
+    }
+}
+
+/// Coefficients for output pixels `first .. first + count` of an axis resized `in_size → out`.
+fn axis(in_size: u32, out: u64, first: u64, count: usize) -> Coeffs {
+    if u64::from(in_size) == out {
+        identity(first, count)
+    } else {
+        precompute(u64::from(in_size), out, first, count)
+    }
+}
+
 /// Pillow `clip8`: drop the fixed-point fraction and clamp to 0..=255.
 #[inline]
 fn clip8(v: i64) -> u8 {
@@ -83,12 +114,16 @@ fn clip8(v: i64) -> u8 {
     }
 }
 
-/// Resample rows of `src` (width `sw`, 3 channels) to width `dw`.
-fn horizontal(src: &[u8], sw: u32, rows: u32, dw: u32) -> Vec<u8> {
-    let c = precompute(sw, dw);
-    let (sw, dw) = (sw as usize, dw as usize);
-    let mut out = vec![0u8; dw * rows as usize * 3];
-    for (src_row, dst_row) in src.chunks_exact(sw * 3).zip(out.chunks_exact_mut(dw * 3)) {
+/// Resample every row of `src` (row stride `stride` pixels, 3 channels) with the column
+/// coefficients `c` (source column indices are absolute) → rows of `c.bounds.len()` pixels.
+fn horizontal(src: &[u8], stride: usize, c: &Coeffs) -> Vec<u8> {
+    let dw = c.bounds.len();
+    let rows = src.len() / (stride * 3).max(1);
+    let mut out = vec![0u8; dw * rows * 3];
+    for (src_row, dst_row) in src
+        .chunks_exact(stride * 3)
+        .zip(out.chunks_exact_mut(dw * 3))
+    {
         for (xx, dst) in dst_row.chunks_exact_mut(3).enumerate() {
             let (xmin, n) = c.bounds[xx];
             let k = &c.weights[xx * c.ksize..xx * c.ksize + n];
@@ -107,18 +142,20 @@ fn horizontal(src: &[u8], sw: u32, rows: u32, dw: u32) -> Vec<u8> {
     out
 }
 
-/// Resample columns of `src` (width `w`, height `sh`, 3 channels) to height `dh`.
-fn vertical(src: &[u8], w: u32, sh: u32, dh: u32) -> Vec<u8> {
-    let c = precompute(sh, dh);
-    let stride = w as usize * 3;
-    let mut out = vec![0u8; stride * dh as usize];
-    let mut acc = vec![0i64; stride];
-    for (yy, dst_row) in out.chunks_exact_mut(stride).enumerate() {
+/// Resample columns `cols.0 .. cols.1` of `src` (row stride `stride` pixels, 3 channels; row
+/// `r` of `src` is source row `y_off + r`) with the row coefficients `c` → `c.bounds.len()` rows
+/// of `cols.1 - cols.0` pixels.
+fn vertical(src: &[u8], stride: usize, cols: (usize, usize), y_off: usize, c: &Coeffs) -> Vec<u8> {
+    let width = (cols.1 - cols.0) * 3;
+    let mut out = vec![0u8; width * c.bounds.len()];
+    let mut acc = vec![0i64; width];
+    for (yy, dst_row) in out.chunks_exact_mut(width.max(1)).enumerate() {
         let (ymin, n) = c.bounds[yy];
         let k = &c.weights[yy * c.ksize..yy * c.ksize + n];
         acc.fill(1i64 << (PRECISION_BITS - 1));
         for (y, &wt) in k.iter().enumerate() {
-            let row = &src[(ymin + y) * stride..(ymin + y + 1) * stride];
+            let at = (ymin + y - y_off) * stride * 3 + cols.0 * 3;
+            let row = &src[at..at + width];
             for (a, &p) in acc.iter_mut().zip(row) {
                 *a += i64::from(p) * i64::from(wt);
             }
@@ -128,6 +165,15 @@ fn vertical(src: &[u8], w: u32, sh: u32, dh: u32) -> Vec<u8> {
         }
     }
     out
+}
+
+/// `c` with source indices made relative to column `x0`.
+fn shift_columns(c: &Coeffs, x0: usize) -> Coeffs {
+    Coeffs {
+        ksize: c.ksize,
+        bounds: c.bounds.iter().map(|&(a, n)| (a - x0, n)).collect(),
+        weights: c.weights.clone(),
+    }
 }
 
 /// Order of the two separable passes.
@@ -157,28 +203,52 @@ pub fn resize_bicubic(img: &RgbImage, w: u32, h: u32) -> RgbImage {
 
 /// [`resize_bicubic`] with an explicit Pillow pass order.
 pub fn resize_bicubic_ordered(img: &RgbImage, w: u32, h: u32, order: PassOrder) -> RgbImage {
+    resize_window(img, (u64::from(w), u64::from(h)), (0, 0, w, h), order)
+}
+
+/// The window `(left, top, width, height)` of `img` resized to `size = (w, h)` with Pillow
+/// bicubic — bit-identical to resizing the whole image and cropping, but the work and memory
+/// are those of the window plus the source rows/columns it reads, so a 1×1,000,000 image
+/// "resized" to 224×224,000,000 and centre-cropped costs a 224×224 buffer.
+///
+/// The window must lie inside `[0, w) × [0, h)`; the part outside is left black.
+pub fn resize_window(
+    img: &RgbImage,
+    size: (u64, u64),
+    window: (u64, u64, u32, u32),
+    order: PassOrder,
+) -> RgbImage {
     let (sw, sh) = img.dimensions();
-    if w == 0 || h == 0 || sw == 0 || sh == 0 {
-        return RgbImage::new(w, h);
+    let (w, h) = size;
+    let (left, top, cw, ch) = window;
+    let cw = (cw as u64).min(w.saturating_sub(left)) as u32;
+    let ch = (ch as u64).min(h.saturating_sub(top)) as u32;
+    if cw == 0 || ch == 0 || sw == 0 || sh == 0 {
+        return RgbImage::new(window.2, window.3);
     }
     let vertical_first = order == PassOrder::Pillow13
-        && h < sh
-        && i64::from(sh - h) > 2 * (i64::from(sw) - i64::from(w));
-    let mut data = img.as_raw().clone();
-    if vertical_first {
-        data = vertical(&data, sw, sh, h);
-        if w != sw {
-            data = horizontal(&data, sw, h, w);
-        }
+        && h < u64::from(sh)
+        && (i128::from(sh) - i128::from(h)) > 2 * (i128::from(sw) - i128::from(w));
+    let cx = axis(sw, w, left, cw as usize);
+    let cy = axis(sh, h, top, ch as usize);
+    let (x0, x1) = cx.source_span();
+    let (y0, y1) = cy.source_span();
+    let raw = img.as_raw();
+    let stride = sw as usize;
+    // Only source rows y0..y1 and columns x0..x1 are read; no copy of the source is made.
+    let rows = &raw[y0 * stride * 3..y1 * stride * 3];
+    let data = if vertical_first {
+        let v = vertical(rows, stride, (x0, x1), y0, &cy);
+        let shifted = shift_columns(&cx, x0);
+        horizontal(&v, x1 - x0, &shifted)
     } else {
-        if w != sw {
-            data = horizontal(&data, sw, sh, w);
-        }
-        if h != sh {
-            data = vertical(&data, w, sh, h);
-        }
-    }
-    RgbImage::from_raw(w, h, data).unwrap_or_else(|| RgbImage::new(w, h))
+        let hz = horizontal(rows, stride, &cx);
+        vertical(&hz, cw as usize, (0, cw as usize), y0, &cy)
+    };
+    let mut out = RgbImage::new(window.2, window.3);
+    let src = RgbImage::from_raw(cw, ch, data).unwrap_or_else(|| RgbImage::new(cw, ch));
+    image::imageops::replace(&mut out, &src, 0, 0);
+    out
 }
 
 #[cfg(test)]

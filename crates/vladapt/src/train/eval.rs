@@ -32,7 +32,7 @@ pub fn predict(
     progress: bool,
 ) -> Result<(Vec<usize>, Vec<usize>, usize)> {
     let pre = pipe.preprocess.clone();
-    let loader = Loader::new(
+    let loader = Loader::try_new(
         samples.to_vec(),
         LoaderConfig::eval(batch.max(1)),
         move |img, _| pre.apply(img),

@@ -57,6 +57,42 @@ impl RunLog {
         }
     }
 
+    /// Drop the `metrics.jsonl` lines of epochs `>= epoch` (keys `epoch` / `epoch_end`), so that
+    /// a run resumed from the checkpoint after `epoch` epochs logs each step once however often
+    /// it was interrupted. Lines without an epoch are kept.
+    pub fn forget_metrics_from_epoch(&self, epoch: usize) -> Result<()> {
+        let path = self.dir.join("metrics.jsonl");
+        let Ok(f) = self.metrics.lock() else {
+            return Ok(());
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| VladaptError::io(&path, e))?;
+        let keep = |line: &str| {
+            let v: serde_json::Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(_) => return false, // a line cut by the interruption
+            };
+            let ep = v
+                .get("epoch")
+                .or_else(|| v.get("epoch_end"))
+                .and_then(|e| e.as_u64());
+            ep.is_none_or(|e| (e as usize) < epoch)
+        };
+        let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
+        if kept.len() == text.lines().count() {
+            return Ok(());
+        }
+        let mut out = kept.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        // Same handle (append mode): truncate, then the next writes land after `out`.
+        f.set_len(0).map_err(|e| VladaptError::io(&path, e))?;
+        (&*f)
+            .write_all(out.as_bytes())
+            .map_err(|e| VladaptError::io(&path, e))?;
+        Ok(())
+    }
+
     /// Append one JSON object to `metrics.jsonl`.
     pub fn metric(&self, value: serde_json::Value) {
         if let Ok(mut f) = self.metrics.lock() {

@@ -60,26 +60,37 @@ impl Default for TrainOptions {
 fn decode_all(samples: &[Sample], pipe: &ClipPipeline) -> Result<Vec<RgbImage>> {
     samples
         .par_iter()
-        .map(|s| open_rgb(&s.image, &pipe.limits).map_err(VladaptError::from))
-        .collect()
+        .map(|s| {
+            let img = open_rgb(&s.image, &pipe.limits)?;
+            // The only preprocessing failure depends on the size: report it with the file.
+            pipe.preprocess
+                .check_size(img.width(), img.height())
+                .map_err(|e| vladapt_data::DataError::Image {
+                    image: s.image.to_string(),
+                    reason: e.to_string(),
+                })?;
+            Ok(img)
+        })
+        .collect::<std::result::Result<_, vladapt_data::DataError>>()
+        .map_err(VladaptError::from)
 }
 
 fn images_to_pixels(
     pipe: &ClipPipeline,
     imgs: &[&RgbImage],
     aug: Option<(&TrainAugment, u64, u64, &[usize])>,
-) -> Tensor<4> {
+) -> Result<Tensor<4>> {
     let chw: Vec<Vec<f32>> = imgs
         .par_iter()
         .enumerate()
         .map(|(j, img)| match aug {
             Some((a, seed, epoch, idx)) => {
-                a.apply(img, &mut augment_rng(seed, epoch, idx[j] as u64))
+                Ok(a.apply(img, &mut augment_rng(seed, epoch, idx[j] as u64)))
             }
             None => pipe.preprocess.apply(img),
         })
-        .collect();
-    pipe.pixels_from_chw(chw)
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(pipe.pixels_from_chw(chw))
 }
 
 /// Train `cfg.method` on `data` into `run_dir`; returns the trained method (classes set to
@@ -174,7 +185,7 @@ fn features(pipe: &ClipPipeline, samples: &[Sample]) -> Result<Vec<Vec<f32>>> {
     for chunk in samples.chunks(64) {
         let imgs = decode_all(chunk, pipe)?;
         let refs: Vec<&RgbImage> = imgs.iter().collect();
-        let px = images_to_pixels(pipe, &refs, None);
+        let px = images_to_pixels(pipe, &refs, None)?;
         out.extend(rows(&l2_normalize(pipe.model.encode_image(px, &NoHook)?)));
     }
     Ok(out)
@@ -233,7 +244,14 @@ fn gradient_training(
     if opts.resume {
         if let Some(state) = load_checkpoint(run_dir, method.params_mut(), &mut opt)? {
             if state.run != *cfg {
-                return Err(VladaptError::config(run_dir.join("checkpoint/state.json"), "the checkpoint was written with a different run configuration; use another --output or delete the checkpoint"));
+                return Err(VladaptError::config(
+                    run_dir.join("checkpoint/state.json"),
+                    format!(
+                        "{} holds an interrupted run with a different configuration ({}); use another --output for the new run, or pass --overwrite to replace this one",
+                        run_dir.display(),
+                        crate::protocols::run::config_diff(&state.run, cfg)
+                    ),
+                ));
             }
             start_epoch = state.epochs_done;
             log.info(format!(
@@ -245,6 +263,7 @@ fn gradient_training(
     if start_epoch >= epochs {
         return Ok(());
     }
+    log.forget_metrics_from_epoch(start_epoch)?;
     let images = decode_all(data.train, pipe)?;
     let size = clip.config.vision.image_size as u32;
     let aug = TrainAugment {
@@ -273,7 +292,7 @@ fn gradient_training(
                     } else {
                         None
                     },
-                );
+                )?;
                 feats.push(method.image_features(clip, px)?);
             }
             views.push(Tensor::cat(feats, 0));
@@ -321,20 +340,23 @@ fn gradient_training(
                         } else {
                             None
                         },
-                    ))
+                    )?)
                 }
             };
             let out = train_step(pipe, method, &mut opt, input, &y, lr)?;
             let loss_v = out.loss;
             if !loss_v.is_finite() {
-                log.info(format!(
-                    "loss became {loss_v} at epoch {epoch} step {s}; stopping"
-                ));
-                return Err(VladaptError::Diverged(format!(
-                    "loss is {loss_v} at epoch {epoch}, step {s}; the last good checkpoint (epoch {}) is kept in {}",
-                    epoch,
-                    run_dir.join("checkpoint").display()
-                )));
+                let msg = diverged_message(loss_v, epoch, epochs, s, steps_per_epoch);
+                log.info(format!("{msg}; stopping"));
+                let kept = if epoch == 0 {
+                    "no checkpoint was written yet".to_string()
+                } else {
+                    format!(
+                        "the last good checkpoint (after epoch {epoch}/{epochs}) is kept in {}",
+                        run_dir.join("checkpoint").display()
+                    )
+                };
+                return Err(VladaptError::Diverged(format!("{msg}; {kept}")));
             }
             let gnorm = out.grad_norm;
             let lv = out.logits;
@@ -386,6 +408,16 @@ fn gradient_training(
     }
     bar.finish_and_clear();
     Ok(())
+}
+
+/// "loss is NaN at epoch 3/10, step 2/4" with the 1-based numbers the progress log uses
+/// (`epoch` and `step` are 0-based indices).
+fn diverged_message(loss: f32, epoch: usize, epochs: usize, step: usize, steps: usize) -> String {
+    format!(
+        "loss is {loss} at epoch {}/{epochs}, step {}/{steps}",
+        epoch + 1,
+        step + 1
+    )
 }
 
 /// What one training step consumes.
@@ -467,4 +499,14 @@ fn argmax(row: &[f32]) -> usize {
     (0..row.len())
         .max_by(|&a, &b| row[a].total_cmp(&row[b]))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod diverged_tests {
+    #[test]
+    fn epoch_numbers_match_the_one_based_log() {
+        // The log prints "epoch 1/5: loss ..." for the first epoch (index 0).
+        let m = super::diverged_message(f32::NAN, 0, 5, 2, 4);
+        assert_eq!(m, "loss is NaN at epoch 1/5, step 3/4");
+    }
 }

@@ -1,5 +1,6 @@
 //! CLIP configuration, read from a Hugging Face `config.json` or an OpenCLIP
 //! `open_clip_config.json`. Defaults equal the Hugging Face defaults (ViT-B/32).
+use super::config_fields::{self as fields, Unknown};
 use crate::{Result, VladaptError};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -177,8 +178,36 @@ impl ClipConfig {
     pub fn from_hf_json(path: &Path) -> Result<Self> {
         let j = read_json(path)?;
         let empty = serde_json::json!({});
-        let t = j.get("text_config").unwrap_or(&empty);
-        let v = j.get("vision_config").unwrap_or(&empty);
+        // transformers: the legacy `*_config_dict` entries update `*_config`.
+        let merged = |a: &str, b: &str| {
+            let mut m = j.get(a).cloned().unwrap_or_else(|| empty.clone());
+            if let (Some(mo), Some(serde_json::Value::Object(d))) = (m.as_object_mut(), j.get(b)) {
+                for (k, v) in d {
+                    mo.insert(k.clone(), v.clone());
+                }
+            }
+            m
+        };
+        let t = &merged("text_config", "text_config_dict");
+        let v = &merged("vision_config", "vision_config_dict");
+        let mut unknown = Vec::new();
+        for (obj, section, table) in [
+            (&j, "config", fields::HF_TOP),
+            (t, "text_config", fields::HF_TEXT),
+            (v, "vision_config", fields::HF_VISION),
+        ] {
+            unknown.extend(
+                fields::check_fields(obj, section, table, fields::HF_GENERIC, Unknown::Report)
+                    .map_err(|m| VladaptError::config(path, m))?,
+            );
+        }
+        if !unknown.is_empty() {
+            tracing::warn!(
+                "{}: fields not in transformers' CLIPConfig, not used: {}",
+                path.display(),
+                unknown.join(", ")
+            );
+        }
         let text = TextConfig {
             vocab_size: get_usize(path, t, "vocab_size", "text_config", 49408)?,
             width: get_usize(path, t, "hidden_size", "text_config", 512)?,
@@ -232,27 +261,19 @@ impl ClipConfig {
         let empty = serde_json::json!({});
         let v = m.get("vision_cfg").unwrap_or(&empty);
         let t = m.get("text_cfg").unwrap_or(&empty);
-        for (obj, name, keys) in [
-            (
-                v,
-                "vision_cfg",
-                &[
-                    "ls_init_value",
-                    "attentional_pool",
-                    "timm_model_name",
-                    "hf_model_name",
-                ][..],
-            ),
-            (t, "text_cfg", &["hf_model_name", "ls_init_value"][..]),
+        for (obj, section, table) in [
+            (m, "model_cfg", fields::OPEN_CLIP_MODEL),
+            (v, "model_cfg.vision_cfg", fields::OPEN_CLIP_VISION),
+            (t, "model_cfg.text_cfg", fields::OPEN_CLIP_TEXT),
         ] {
-            for k in keys {
-                if obj
-                    .get(*k)
-                    .is_some_and(|x| !x.is_null() && x != &serde_json::Value::Bool(false))
-                {
-                    return Err(VladaptError::config(path, format!("model_cfg.{name}.{k}: not supported by vladapt's CLIP (standard ViT towers only)")));
-                }
-            }
+            fields::check_fields(obj, section, table, &[], Unknown::Refuse)
+                .map_err(|msg| VladaptError::config(path, msg))?;
+        }
+        if let Some(l) = v.get("layers").filter(|l| l.is_array()) {
+            return Err(VladaptError::config(
+                path,
+                format!("model_cfg.vision_cfg.layers = {l}: a ResNet (ModifiedResNet) image tower; vladapt's CLIP has ViT towers only"),
+            ));
         }
         let act = if m
             .get("quick_gelu")
@@ -272,9 +293,17 @@ impl ClipConfig {
             return Err(VladaptError::config(path, format!("model_cfg.vision_cfg: width {vwidth} is not a multiple of head_width {head_width}")));
         }
         let image_size = match v.get("image_size") {
-            Some(serde_json::Value::Array(a)) => {
-                a.first().and_then(|x| x.as_u64()).unwrap_or(224) as usize
-            }
+            Some(serde_json::Value::Array(a)) => match a.as_slice() {
+                [h, w] if h == w && h.as_u64().is_some_and(|n| n > 0) => {
+                    h.as_u64().unwrap_or(224) as usize
+                }
+                _ => {
+                    return Err(VladaptError::config(
+                        path,
+                        format!("model_cfg.vision_cfg.image_size = {}: only square sizes (a number or [n, n]) are supported", serde_json::Value::Array(a.clone())),
+                    ))
+                }
+            },
             _ => get_usize(path, v, "image_size", "model_cfg.vision_cfg", 224)?,
         };
         let text = TextConfig {
@@ -298,6 +327,27 @@ impl ClipConfig {
             eps: 1e-5,
         };
         let p = j.get("preprocess_cfg").unwrap_or(&empty);
+        fields::check_fields(
+            p,
+            "preprocess_cfg",
+            fields::OPEN_CLIP_PREPROCESS,
+            &[],
+            Unknown::Refuse,
+        )
+        .map_err(|msg| VladaptError::config(path, msg))?;
+        if let Some(sz) = p.get("size").filter(|x| !x.is_null()) {
+            let square = |n: &serde_json::Value| n.as_u64() == Some(image_size as u64);
+            let same = square(sz)
+                || sz
+                    .as_array()
+                    .is_some_and(|a| a.len() == 2 && a.iter().all(square));
+            if !same {
+                return Err(VladaptError::config(
+                    path,
+                    format!("preprocess_cfg.size = {sz} differs from model_cfg.vision_cfg.image_size {image_size}; not supported"),
+                ));
+            }
+        }
         let cfg = Self {
             text,
             vision,

@@ -22,6 +22,15 @@ pub struct ModelFiles {
 
 /// Inspect `dir` and decide its layout.
 pub fn detect(dir: &Path) -> Result<ModelFiles> {
+    if dir.is_file() {
+        return Err(VladaptError::NotAModel {
+            dir: dir.into(),
+            reason: "this is a file; --model takes the model's directory (the one holding \
+                     config.json + model.safetensors or open_clip_config.json + \
+                     open_clip_model.safetensors)"
+                .into(),
+        });
+    }
     if !dir.is_dir() {
         return Err(VladaptError::NotAModel {
             dir: dir.into(),

@@ -3,6 +3,7 @@
 //! The towers accept input embeddings, per-layer token replacement/appending and per-layer
 //! parallel branches through [`TowerHook`], so every method reuses one encoder.
 pub mod config;
+mod config_fields;
 pub mod cpu_kernels;
 pub mod hooks;
 pub mod init;

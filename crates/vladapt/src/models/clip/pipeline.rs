@@ -77,9 +77,7 @@ impl ClipPipeline {
     pub fn load_pixels(&self, paths: &[PathBuf]) -> Result<Tensor<4>> {
         let chw: Vec<Vec<f32>> = paths
             .par_iter()
-            .map(|p| {
-                vladapt_image::load_rgb(p, &self.limits).map(|img| self.preprocess.apply(&img))
-            })
+            .map(|p| self.preprocess.load(p, &self.limits))
             .collect::<std::result::Result<_, _>>()?;
         Ok(self.pixels_from_chw(chw))
     }
