@@ -180,7 +180,10 @@ impl Engine {
         }
         let img = vladapt_image::decode_rgb(bytes, name, &self.info.image_limits)
             .map_err(|e| ServeError::BadRequest(e.to_string()))?;
-        Ok(self.info.preprocess.apply(&img))
+        self.info
+            .preprocess
+            .apply(&img)
+            .map_err(|e| ServeError::BadRequest(format!("{name}: {e}")))
     }
 
     /// Check that `name` is a registered adapter that can serve here.

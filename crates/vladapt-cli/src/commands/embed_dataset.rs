@@ -267,7 +267,7 @@ fn run_shard(a: RunArgs) -> Result<()> {
         limits: emb.pipe.limits,
         ..LoaderConfig::eval(a.batch_size)
     };
-    let loader = Loader::new(samples, cfg, move |img, _| pre.apply(img))?;
+    let loader = Loader::try_new(samples, cfg, move |img, _| pre.apply(img))?;
     let bar = progress_bar(rows_of.len() as u64, shard, !a.no_progress);
     let sch = table_schema(&emb, dtype, &a)?;
     let dim = vladapt_table::parquet_io::embedding_dim(&sch).unwrap_or(0);

@@ -104,7 +104,7 @@ pub fn config() -> ServeConfig {
 pub fn reference_adapter(pipe: &ClipPipeline, run: &Path, img: &[u8]) -> Vec<f32> {
     let (m, _) = vladapt::train::run_dir::load_adapter(run, pipe).unwrap();
     let rgb = vladapt_image::decode_rgb(img, "x", &pipe.limits).unwrap();
-    let px = pipe.pixels_from_chw(vec![pipe.preprocess.apply(&rgb)]);
+    let px = pipe.pixels_from_chw(vec![pipe.preprocess.apply(&rgb).unwrap()]);
     let f = m.image_features(&pipe.model, px).unwrap();
     to_vec_f32(&softmax(m.logits(&pipe.model, f).unwrap(), 1))
 }
@@ -119,7 +119,7 @@ pub fn reference_zero_shot(
     use vladapt::models::clip::{l2_normalize, NoHook};
     let w = pipe.zero_shot_weights(cls, templates).unwrap();
     let rgb = vladapt_image::decode_rgb(img, "x", &pipe.limits).unwrap();
-    let px = pipe.pixels_from_chw(vec![pipe.preprocess.apply(&rgb)]);
+    let px = pipe.pixels_from_chw(vec![pipe.preprocess.apply(&rgb).unwrap()]);
     let f = l2_normalize(pipe.model.encode_image(px, &NoHook).unwrap());
     to_vec_f32(&softmax(
         f.matmul(w.transpose()).mul_scalar(pipe.model.scale()),
