@@ -47,6 +47,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// HTTP server with a web page: classify uploaded images (trained run or zero-shot).
     Serve(commands::serve::ServeArgs),
+    /// Convert a PyTorch checkpoint (.pth) to safetensors without running its pickle.
+    Convert(commands::convert::ConvertArgs),
 }
 
 fn main() {
@@ -73,6 +75,7 @@ fn main() {
         Command::Data(a) => commands::data::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Convert(a) => commands::convert::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

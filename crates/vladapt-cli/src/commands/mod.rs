@@ -1,6 +1,7 @@
 //! One file per subcommand.
 pub mod bench;
 pub mod classify;
+pub mod convert;
 pub mod data;
 pub mod demo;
 pub mod embed;
