@@ -51,6 +51,8 @@ enum Command {
     EmbedDataset(commands::embed_dataset::EmbedDatasetArgs),
     /// Merge the per-shard results of `vladapt eval --shard i/N` into the whole evaluation.
     EvalMerge(commands::train::EvalMergeArgs),
+    /// Convert a PyTorch checkpoint (.pth) to safetensors without running its pickle.
+    Convert(commands::convert::ConvertArgs),
 }
 
 fn main() {
@@ -80,6 +82,7 @@ fn main() {
         Command::Serve(a) => commands::serve::run(a),
         Command::EmbedDataset(a) => commands::embed_dataset::run(a),
         Command::EvalMerge(a) => commands::train::eval_merge(a),
+        Command::Convert(a) => commands::convert::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -10,6 +10,8 @@
 //! - [`grounding`]: box formats, IoU/GIoU, Acc@0.5 and referring-expression samples (MMCA).
 //! - [`Loader`]: prefetching, shuffled, parallel-decoding batch iterator.
 //! - [`metrics`] and [`plot`]: accuracy, confusion matrices, mean±std, PNG plots.
+//! - [`pickle`]: the one restricted unpickler (allowlisted globals, nothing executed).
+//! - [`pth`]: PyTorch checkpoints read without Python, converted to safetensors.
 pub mod base_novel;
 pub mod error;
 pub mod fetch;
@@ -18,7 +20,9 @@ pub mod grounding;
 pub mod idx;
 pub mod loader;
 pub mod metrics;
+pub mod pickle;
 pub mod plot;
+pub mod pth;
 pub mod sources;
 pub mod types;
 pub mod verify;

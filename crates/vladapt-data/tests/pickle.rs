@@ -1,7 +1,7 @@
 //! The minimal pickle reader against arrays pickled by NumPy (tools/make_pickle_fixtures.py).
 use std::io::Read;
 
-use vladapt_data::fetch::pickle::parse_numpy_pickle;
+use vladapt_data::pickle::parse_numpy_pickle;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(

@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod bench_dataset;
 pub mod classify;
+pub mod convert;
 pub mod data;
 pub mod demo;
 pub mod embed;

