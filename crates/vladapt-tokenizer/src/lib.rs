@@ -1,4 +1,4 @@
-//! CLIP byte-level BPE tokenizer in pure Rust.
+//! CLIP byte-level BPE tokenizer and BERT WordPiece tokenizer ([`WordPiece`]) in pure Rust.
 //!
 //! Gives the same ids as OpenAI CLIP / open_clip `SimpleTokenizer` (and HF `CLIPTokenizer` with
 //! ftfy installed) for ordinary text: clean-up (`ftfy.fix_text` subset, `html.unescape` twice,
@@ -28,11 +28,13 @@ mod html_entities;
 mod load;
 mod save_hf;
 mod tokenizer;
+pub mod wordpiece;
 
 pub use clean::clean_text;
 pub use error::TokenizerError;
 pub use load::{TokenizerSource, CLIP_NUM_MERGES};
 pub use tokenizer::ClipTokenizer;
+pub use wordpiece::{Encoding, WordPiece};
 
 /// Context length of every CLIP text encoder.
 pub const CONTEXT_LENGTH: usize = 77;
