@@ -47,6 +47,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// HTTP server with a web page: classify uploaded images (trained run or zero-shot).
     Serve(commands::serve::ServeArgs),
+    /// Visual grounding (TransVG): predict the box a referring expression points at.
+    Ground(commands::ground::GroundArgs),
 }
 
 fn main() {
@@ -73,6 +75,7 @@ fn main() {
         Command::Data(a) => commands::data::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Serve(a) => commands::serve::run(a),
+        Command::Ground(a) => commands::ground::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

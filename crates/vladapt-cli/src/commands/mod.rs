@@ -4,6 +4,7 @@ pub mod classify;
 pub mod data;
 pub mod demo;
 pub mod embed;
+pub mod ground;
 pub mod pretrain;
 pub mod protocol;
 pub mod serve;

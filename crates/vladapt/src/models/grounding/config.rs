@@ -81,6 +81,13 @@ pub struct GroundingConfig {
     pub max_query_len: usize,
     /// Square input canvas (640); must be a multiple of 32.
     pub image_size: usize,
+    /// WordPiece `do_lower_case` (true for bert-base-uncased).
+    #[serde(default = "yes")]
+    pub lowercase: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Preset names accepted by [`GroundingConfig::preset`].
@@ -116,6 +123,7 @@ impl GroundingConfig {
             fusion: transformer.clone(),
             max_query_len: 20,
             image_size: 640,
+            lowercase: true,
         };
         match name {
             "transvg-r50" => Ok(r50([3, 4, 6, 3])),
@@ -147,6 +155,7 @@ impl GroundingConfig {
                     fusion: small,
                     max_query_len: 20,
                     image_size: 128,
+                    lowercase: true,
                 })
             }
             other => Err(VladaptError::Invalid(format!(

@@ -5,6 +5,7 @@ pub mod bert;
 pub mod config;
 pub mod hooks;
 pub mod layers;
+pub mod pipeline;
 pub mod position;
 pub mod preprocess;
 pub mod resnet;
@@ -14,5 +15,6 @@ pub mod weights;
 
 pub use config::{BertConfig, EncoderConfig, GroundingConfig, ResNetConfig, PRESETS};
 pub use hooks::{GroundingHook, NoHook};
+pub use pipeline::{GroundingPipeline, Prediction};
 pub use transvg::{GroundingBatch, TransVg};
 pub use weights::{Layout, View, Weights};

@@ -7,10 +7,13 @@
 //! missing tensor is named with its canonical and layout; tensors never read are reported.
 use super::layers::{Conv2d, ConvBn};
 use crate::models::clip::layers::{LayerNorm, Linear};
-use crate::tensor_io::WeightStore;
+use crate::tensor_io::{NamedTensor, WeightStore};
 use crate::{Result, VladaptError};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use regex::Regex;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -155,12 +158,23 @@ fn ignorable(layout: Layout, canonical: &str) -> bool {
     }
 }
 
-/// A weight file seen through a layout's rename table.
+/// A weight file seen through a layout's rename table, or a seeded random source (tests,
+/// demos and benchmarks) that records what it made so it can be saved as a checkpoint.
 pub struct Weights {
-    store: WeightStore,
+    source: Source,
     layout: Layout,
-    /// canonical name → name in the file.
-    names: BTreeMap<String, String>,
+}
+
+enum Source {
+    File {
+        store: WeightStore,
+        /// canonical name → name in the file.
+        names: BTreeMap<String, String>,
+    },
+    Random {
+        rng: Box<RefCell<ChaCha8Rng>>,
+        made: RefCell<Vec<NamedTensor>>,
+    },
 }
 
 impl Weights {
@@ -191,10 +205,31 @@ impl Weights {
             }
         }
         Ok(Self {
-            store,
+            source: Source::File { store, names },
             layout,
-            names,
         })
+    }
+
+    /// Random weights in the official TransVG naming, seeded: conv/linear weights
+    /// N(0, 1/fan_in), embeddings N(0, 0.02²), biases N(0, 0.02²), norm scales ≈ 1, BN running
+    /// variances in [0.5, 1.5]. Loading a model from it records every tensor it hands out, so
+    /// [`Weights::into_tensors`] yields a complete checkpoint.
+    pub fn random(seed: u64) -> Self {
+        Self {
+            source: Source::Random {
+                rng: Box::new(RefCell::new(ChaCha8Rng::seed_from_u64(seed))),
+                made: RefCell::new(Vec::new()),
+            },
+            layout: Layout::TransVg,
+        }
+    }
+
+    /// The tensors a random source handed out (empty for a file).
+    pub fn into_tensors(self) -> Vec<NamedTensor> {
+        match self.source {
+            Source::Random { made, .. } => made.into_inner(),
+            Source::File { .. } => Vec::new(),
+        }
     }
 
     /// The root view (no prefix).
@@ -207,12 +242,22 @@ impl Weights {
 
     /// Tensors in the file that no module read, by their file names (ignorable heads excluded).
     pub fn unexpected(&self) -> Vec<String> {
-        let unused: std::collections::BTreeSet<String> = self.store.unused().into_iter().collect();
-        self.names
+        let Source::File { store, names } = &self.source else {
+            return Vec::new();
+        };
+        let unused: std::collections::BTreeSet<String> = store.unused().into_iter().collect();
+        names
             .iter()
             .filter(|(c, f)| unused.contains(*f) && !ignorable(self.layout, c))
             .map(|(_, f)| f.clone())
             .collect()
+    }
+
+    fn label(&self) -> &Path {
+        match &self.source {
+            Source::File { store, .. } => store.label(),
+            Source::Random { .. } => Path::new("<random weights>"),
+        }
     }
 
     /// Error unless every tensor of the file was used (or is an ignorable head).
@@ -224,7 +269,7 @@ impl Weights {
         let shown: Vec<&str> = extra.iter().take(8).map(String::as_str).collect();
         Err(VladaptError::Invalid(format!(
             "{}: {} unexpected tensor(s) for the {:?} layout and this config: {}{}",
-            self.store.label().display(),
+            self.label().display(),
             extra.len(),
             self.layout,
             shown.join(", "),
@@ -234,6 +279,31 @@ impl Weights {
                 ""
             }
         )))
+    }
+}
+
+/// Values for a random tensor named `leaf` (see [`Weights::random`]).
+fn random_values(rng: &mut ChaCha8Rng, leaf: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let mut normal = |std: f32| -> f32 {
+        // Box–Muller.
+        let u1: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
+        let u2: f32 = rng.random::<f32>();
+        std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+    };
+    match (leaf, shape.len()) {
+        ("running_var", _) => (0..n)
+            .map(|_| 1.0 + 0.5 * normal(1.0).clamp(-1.0, 1.0))
+            .collect(),
+        ("running_mean", _) => (0..n).map(|_| normal(0.1)).collect(),
+        ("weight", 1) => (0..n).map(|_| 1.0 + normal(0.05)).collect(),
+        (_, 1) => (0..n).map(|_| normal(0.02)).collect(),
+        _ if shape[0] == 1 => (0..n).map(|_| normal(0.02)).collect(),
+        _ => {
+            let fan_in: usize = shape[1..].iter().product();
+            let std = 1.0 / (fan_in.max(1) as f32).sqrt();
+            (0..n).map(|_| normal(std)).collect()
+        }
     }
 }
 
@@ -274,7 +344,11 @@ impl<'a> View<'a> {
 
     /// Whether `leaf` exists under this view.
     pub fn contains(&self, leaf: &str) -> bool {
-        self.weights.names.contains_key(&self.key(leaf))
+        match &self.weights.source {
+            Source::File { names, .. } => names.contains_key(&self.key(leaf)),
+            // A random source writes attention in the official packed form (`in_proj_weight`).
+            Source::Random { .. } => leaf == "in_proj_weight",
+        }
     }
 
     /// Read `leaf` with a checked shape.
@@ -285,13 +359,23 @@ impl<'a> View<'a> {
         device: &Device,
     ) -> Result<Tensor<D>> {
         let canonical = self.key(leaf);
-        let Some(file_name) = self.weights.names.get(&canonical) else {
-            return Err(VladaptError::MissingTensor {
-                path: self.weights.store.label().to_path_buf(),
-                name: format!("{canonical} ({:?} layout)", self.weights.layout),
-            });
-        };
-        self.weights.store.tensor(file_name, shape, device)
+        match &self.weights.source {
+            Source::File { store, names } => {
+                let Some(file_name) = names.get(&canonical) else {
+                    return Err(VladaptError::MissingTensor {
+                        path: store.label().to_path_buf(),
+                        name: format!("{canonical} ({:?} layout)", self.weights.layout),
+                    });
+                };
+                store.tensor(file_name, shape, device)
+            }
+            Source::Random { rng, made } => {
+                let vals = random_values(&mut rng.borrow_mut(), leaf, &shape);
+                let t = Tensor::from_data(TensorData::new(vals.clone(), shape), device);
+                made.borrow_mut().push((canonical, shape.to_vec(), vals));
+                Ok(t)
+            }
+        }
     }
 
     /// A PyTorch `nn.Linear` under `name` (`weight [out, in]`, optional `bias`).
