@@ -113,7 +113,7 @@ fn predict(a: PredictArgs) -> Result<()> {
 /// Draw a red rectangle outline (3 px, clipped to the image) and save atomically.
 fn draw_box(mut img: image::RgbImage, b: [f32; 4], out: &Path) -> Result<()> {
     let (w, h) = (img.width() as i64, img.height() as i64);
-    let t = 3.max((w.min(h) / 200) as i64);
+    let t = 3.max(w.min(h) / 200);
     let [x1, y1, x2, y2] = b.map(|v| v.round() as i64);
     let red = Rgb([255u8, 0, 0]);
     for y in y1.max(0)..=y2.min(h - 1) {
