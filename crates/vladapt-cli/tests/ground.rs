@@ -156,3 +156,33 @@ fn bad_inputs_are_one_line_errors_or_notes() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn bench_ground_runs_without_the_reference() {
+    let o = vladapt(&[
+        "bench",
+        "ground",
+        "--preset",
+        "tiny",
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+        "--no-reference",
+        "--json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["vladapt"]["images_per_s"].as_f64().unwrap() > 0.0,
+        "{out}"
+    );
+    assert!(
+        v["pytorch"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--no-reference"),
+        "{out}"
+    );
+}

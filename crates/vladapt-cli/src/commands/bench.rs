@@ -26,6 +26,8 @@ enum BenchCommand {
     /// One training step (median ms) and one epoch (s) of a method, compared with the
     /// official-style PyTorch step.
     Train(TrainBenchArgs),
+    /// TransVG grounding forward (images/s at 640²) and peak RSS, compared with PyTorch.
+    Ground(super::bench_ground::GroundBenchArgs),
 }
 
 /// Arguments of `vladapt bench embed`.
@@ -63,6 +65,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     match a.command {
         BenchCommand::Embed(e) => run_embed(e),
         BenchCommand::Train(t) => run_train(t),
+        BenchCommand::Ground(g) => super::bench_ground::run(g),
     }
 }
 
@@ -740,7 +743,10 @@ fn print_train_table(
 }
 
 /// Run a PyTorch reference command and parse the last JSON line of its stdout.
-fn reference_json(mut cmd: Command, python: &std::path::Path) -> Result<serde_json::Value, String> {
+pub(super) fn reference_json(
+    mut cmd: Command,
+    python: &std::path::Path,
+) -> Result<serde_json::Value, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
@@ -762,13 +768,13 @@ fn reference_json(mut cmd: Command, python: &std::path::Path) -> Result<serde_js
 }
 
 /// A number field of a reference's JSON output.
-fn json_f64(v: &serde_json::Value, k: &str) -> Result<f64, String> {
+pub(super) fn json_f64(v: &serde_json::Value, k: &str) -> Result<f64, String> {
     v[k].as_f64()
         .ok_or_else(|| format!("`{k}` missing in the PyTorch output: {v}"))
 }
 
 /// Check that `python` can import `modules` (comma-separated); the error names what is missing.
-fn probe_python(python: &Path, modules: &str) -> std::result::Result<(), String> {
+pub(super) fn probe_python(python: &Path, modules: &str) -> std::result::Result<(), String> {
     let probe = Command::new(python)
         .args(["-c", &format!("import {modules}")])
         .output()

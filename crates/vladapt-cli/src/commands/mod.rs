@@ -1,5 +1,6 @@
 //! One file per subcommand.
 pub mod bench;
+pub mod bench_ground;
 pub mod classify;
 pub mod data;
 pub mod demo;

@@ -173,7 +173,8 @@ enum Source {
     },
     Random {
         rng: Box<RefCell<ChaCha8Rng>>,
-        made: RefCell<Vec<NamedTensor>>,
+        /// `None`: hand out without keeping a copy (benchmarks).
+        made: Option<RefCell<Vec<NamedTensor>>>,
     },
 }
 
@@ -215,10 +216,20 @@ impl Weights {
     /// variances in [0.5, 1.5]. Loading a model from it records every tensor it hands out, so
     /// [`Weights::into_tensors`] yields a complete checkpoint.
     pub fn random(seed: u64) -> Self {
+        Self::random_source(seed, Some(RefCell::new(Vec::new())))
+    }
+
+    /// Like [`Weights::random`] without keeping a copy of the values (nothing to save; half the
+    /// memory — for benchmarks).
+    pub fn random_unrecorded(seed: u64) -> Self {
+        Self::random_source(seed, None)
+    }
+
+    fn random_source(seed: u64, made: Option<RefCell<Vec<NamedTensor>>>) -> Self {
         Self {
             source: Source::Random {
                 rng: Box::new(RefCell::new(ChaCha8Rng::seed_from_u64(seed))),
-                made: RefCell::new(Vec::new()),
+                made,
             },
             layout: Layout::TransVg,
         }
@@ -227,7 +238,7 @@ impl Weights {
     /// The tensors a random source handed out (empty for a file).
     pub fn into_tensors(self) -> Vec<NamedTensor> {
         match self.source {
-            Source::Random { made, .. } => made.into_inner(),
+            Source::Random { made, .. } => made.map(RefCell::into_inner).unwrap_or_default(),
             Source::File { .. } => Vec::new(),
         }
     }
@@ -371,9 +382,14 @@ impl<'a> View<'a> {
             }
             Source::Random { rng, made } => {
                 let vals = random_values(&mut rng.borrow_mut(), leaf, &shape);
-                let t = Tensor::from_data(TensorData::new(vals.clone(), shape), device);
-                made.borrow_mut().push((canonical, shape.to_vec(), vals));
-                Ok(t)
+                match made {
+                    Some(made) => {
+                        let t = Tensor::from_data(TensorData::new(vals.clone(), shape), device);
+                        made.borrow_mut().push((canonical, shape.to_vec(), vals));
+                        Ok(t)
+                    }
+                    None => Ok(Tensor::from_data(TensorData::new(vals, shape), device)),
+                }
             }
         }
     }
