@@ -214,3 +214,28 @@ fn wrong_missing_and_unexpected_tensors_are_named() {
         "{e}"
     );
 }
+
+/// Adds a learnable `[1, 1, d]` vector to the query input of every DETR layer.
+struct Learnable(Tensor<3>);
+
+impl GroundingHook for Learnable {
+    fn qk_deltas(&self, _layer: usize, src: &Tensor<3>) -> (Option<Tensor<3>>, Option<Tensor<3>>) {
+        let [b, s, d] = src.dims();
+        (Some(self.0.clone().expand([b, s, d])), None)
+    }
+}
+
+#[test]
+fn autodiff_device_gives_the_same_boxes_and_gradients_reach_a_hook() {
+    let dev = Device::flex().autodiff();
+    let Fixture { model, batch, io } = transvg(&dev);
+    let boxes = model.forward(&batch).unwrap();
+    let d_box = max_abs_diff(&to_vec_f32(&boxes), &read_f32(&io, "boxes").0);
+    assert!(d_box < 1e-4, "autodiff boxes differ by {d_box}");
+    let d = model.config.detr.d_model;
+    let p = Tensor::<3>::zeros([1, 1, d], &dev).require_grad();
+    let out = model.forward_with(&batch, &Learnable(p.clone())).unwrap();
+    let grads = out.sum().backward();
+    let g = p.grad(&grads).expect("the hook's tensor gets a gradient");
+    assert!(to_vec_f32(&g).iter().any(|v| v.abs() > 0.0));
+}
