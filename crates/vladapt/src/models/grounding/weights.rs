@@ -43,6 +43,11 @@ fn rules(layout: Layout) -> Vec<(String, String)> {
         Layout::TransVg => {
             let mut r = vec![
                 s(r"^module\.", ""),
+                // TransVG's train.py saves `{"model": state_dict, …}`; a flattened pickle keeps `model.`.
+                s(
+                    r"^model\.((?:visumodel|textmodel|vl_transformer|vl_pos_embed|reg_token|text_proj|visu_proj|bbox_embed)\b)",
+                    "$1",
+                ),
                 s(
                     r"^textmodel\.(embeddings|encoder|pooler)\.",
                     "textmodel.bert.$1.",
@@ -136,7 +141,9 @@ fn rules(layout: Layout) -> Vec<(String, String)> {
 
 /// Keys a layout carries that the model does not use (reported at debug level, not as unexpected).
 fn ignorable(layout: Layout, canonical: &str) -> bool {
-    let any = canonical.ends_with("num_batches_tracked") || canonical.ends_with("position_ids");
+    let any = canonical.ends_with("num_batches_tracked")
+        || canonical.ends_with("position_ids")
+        || canonical.ends_with("embeddings.token_type_ids");
     any || match layout {
         Layout::TransVg => canonical.starts_with("textmodel.bert.pooler."),
         Layout::Bert => canonical.starts_with("pooler.") || canonical.starts_with("cls."),
@@ -567,5 +574,17 @@ mod tests {
             ),
             "vl_transformer.encoder.layers.0.norm1.weight"
         );
+        assert_eq!(
+            renamed(Layout::TransVg, "model.visumodel.input_proj.bias"),
+            "visumodel.input_proj.bias"
+        );
+        assert_eq!(
+            renamed(Layout::TransVg, "model.reg_token.weight"),
+            "reg_token.weight"
+        );
+        assert!(ignorable(
+            Layout::TransVg,
+            "textmodel.bert.embeddings.token_type_ids"
+        ));
     }
 }
