@@ -53,6 +53,8 @@ enum Command {
     EvalMerge(commands::train::EvalMergeArgs),
     /// Convert a PyTorch checkpoint (.pth) to safetensors without running its pickle.
     Convert(commands::convert::ConvertArgs),
+    /// Visual grounding (TransVG): predict the box a referring expression points at.
+    Ground(commands::ground::GroundArgs),
 }
 
 fn main() {
@@ -83,6 +85,7 @@ fn main() {
         Command::EmbedDataset(a) => commands::embed_dataset::run(a),
         Command::EvalMerge(a) => commands::train::eval_merge(a),
         Command::Convert(a) => commands::convert::run(a),
+        Command::Ground(a) => commands::ground::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

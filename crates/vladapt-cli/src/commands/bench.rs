@@ -31,6 +31,8 @@ enum BenchCommand {
     Serve(ServeBenchArgs),
     /// `embed-dataset run` images/s vs the model alone, N shards vs 1, peak RSS vs dataset size.
     EmbedDataset(super::bench_dataset::EmbedDatasetBenchArgs),
+    /// TransVG grounding forward (images/s at 640²) and peak RSS, compared with PyTorch.
+    Ground(super::bench_ground::GroundBenchArgs),
 }
 
 /// Arguments of `vladapt bench serve`.
@@ -105,6 +107,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         BenchCommand::Train(t) => run_train(t),
         BenchCommand::Serve(s) => run_serve(s),
         BenchCommand::EmbedDataset(d) => super::bench_dataset::run(d),
+        BenchCommand::Ground(g) => super::bench_ground::run(g),
     }
 }
 
@@ -798,7 +801,10 @@ fn print_train_table(
 }
 
 /// Run a PyTorch reference command and parse the last JSON line of its stdout.
-fn reference_json(mut cmd: Command, python: &std::path::Path) -> Result<serde_json::Value, String> {
+pub(super) fn reference_json(
+    mut cmd: Command,
+    python: &std::path::Path,
+) -> Result<serde_json::Value, String> {
     let out = cmd
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
@@ -820,13 +826,13 @@ fn reference_json(mut cmd: Command, python: &std::path::Path) -> Result<serde_js
 }
 
 /// A number field of a reference's JSON output.
-fn json_f64(v: &serde_json::Value, k: &str) -> Result<f64, String> {
+pub(super) fn json_f64(v: &serde_json::Value, k: &str) -> Result<f64, String> {
     v[k].as_f64()
         .ok_or_else(|| format!("`{k}` missing in the PyTorch output: {v}"))
 }
 
 /// Check that `python` can import `modules` (comma-separated); the error names what is missing.
-fn probe_python(python: &Path, modules: &str) -> std::result::Result<(), String> {
+pub(super) fn probe_python(python: &Path, modules: &str) -> std::result::Result<(), String> {
     let probe = Command::new(python)
         .args(["-c", &format!("import {modules}")])
         .output()

@@ -1,12 +1,14 @@
 //! One file per subcommand.
 pub mod bench;
 pub mod bench_dataset;
+pub mod bench_ground;
 pub mod classify;
 pub mod convert;
 pub mod data;
 pub mod demo;
 pub mod embed;
 pub mod embed_dataset;
+pub mod ground;
 pub mod pretrain;
 pub mod protocol;
 pub mod serve;

@@ -1,2 +1,3 @@
 //! Frozen backbones with hook points for the adaptation methods.
 pub mod clip;
+pub mod grounding;

@@ -1,0 +1,590 @@
+//! Checkpoint layouts as rename tables, and a prefixed view of the renamed weights.
+//!
+//! Every module is built from a [`View`] (`view.pp("encoder").pp(i)`), so the module tree and
+//! the key tree are the same tree. A layout is an ordered list of regex rewrites applied to each
+//! key of the file, turning it into the *canonical* name the modules ask for — the official
+//! TransVG naming (spec `mmca.md` §1.2, §3.2). Every tensor is shape-checked when read; a
+//! missing tensor is named with its canonical and layout; tensors never read are reported.
+use super::layers::{Conv2d, ConvBn};
+use crate::models::clip::layers::{LayerNorm, Linear};
+use crate::tensor_io::{NamedTensor, WeightStore};
+use crate::{Result, VladaptError};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use regex::Regex;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Which checkpoint a file holds; each maps its keys onto the canonical names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// A whole TransVG / MMCA checkpoint (`visumodel.backbone.0.body.*`, `textmodel.bert.*` or
+    /// `textmodel.*`, `text_proj`, `visu_proj`, `reg_token`, `vl_pos_embed`, `vl_transformer.*`,
+    /// `bbox_embed.*`).
+    TransVg,
+    /// A DETR checkpoint: the official `backbone.0.body.*` / `input_proj.*` /
+    /// `transformer.encoder.layers.N.*` naming, or transformers' `DetrModel` /
+    /// `DetrForObjectDetection` naming (`[model.]backbone.conv_encoder.model.*` with a timm or a
+    /// transformers ResNet, `input_projection`, `encoder.layers.N.self_attn.q_proj`, …).
+    /// Canonical names are the official ones; the decoder and detection heads are ignored.
+    Detr,
+    /// A BERT checkpoint (`[bert.]embeddings.*`, `encoder.layer.N.*`; LayerNorm `gamma`/`beta`
+    /// or `weight`/`bias`). Canonical names drop the `bert.` prefix; heads and pooler ignored.
+    Bert,
+}
+
+/// `(pattern, replacement)` rewrites, applied in order to each file key.
+fn rules(layout: Layout) -> Vec<(String, String)> {
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let ln = vec![s(r"\.gamma$", ".weight"), s(r"\.beta$", ".bias")];
+    match layout {
+        Layout::TransVg => {
+            let mut r = vec![
+                s(r"^module\.", ""),
+                // TransVG's train.py saves `{"model": state_dict, …}`; a flattened pickle keeps `model.`.
+                s(
+                    r"^model\.((?:visumodel|textmodel|vl_transformer|vl_pos_embed|reg_token|text_proj|visu_proj|bbox_embed)\b)",
+                    "$1",
+                ),
+                s(
+                    r"^textmodel\.(embeddings|encoder|pooler)\.",
+                    "textmodel.bert.$1.",
+                ),
+            ];
+            r.extend(ln);
+            r
+        }
+        Layout::Bert => {
+            let mut r = vec![s(r"^bert\.", "")];
+            r.extend(ln);
+            r
+        }
+        Layout::Detr => {
+            // transformers ≤ 4 and the hub files say `backbone.conv_encoder.model`, transformers 5 `backbone.model`.
+            const TRUNK: &str = r"^backbone\.(?:conv_encoder\.)?model\.";
+            let mut r = vec![
+                s(r"^model\.", ""),
+                // timm ResNet: torchvision names under the wrapper.
+                s(
+                    &format!(r"{TRUNK}(conv1|bn1|layer[1-4])\."),
+                    "backbone.0.body.$1.",
+                ),
+                // transformers ResNet: embedder / stages / layers.
+                s(
+                    &format!(r"{TRUNK}embedder\.embedder\.convolution\."),
+                    "backbone.0.body.conv1.",
+                ),
+                s(
+                    &format!(r"{TRUNK}embedder\.embedder\.normalization\."),
+                    "backbone.0.body.bn1.",
+                ),
+            ];
+            for stage in 0..4 {
+                r.push(s(
+                    &format!(r"{TRUNK}encoder\.stages\.{stage}\.layers\.(\d+)\."),
+                    &format!("backbone.0.body.layer{}.$1.", stage + 1),
+                ));
+            }
+            const BLOCK: &str = r"^(backbone\.0\.body\.layer[1-4]\.\d+)\.";
+            r.push(s(
+                &format!(r"{BLOCK}shortcut\.convolution\."),
+                "$1.downsample.0.",
+            ));
+            r.push(s(
+                &format!(r"{BLOCK}shortcut\.normalization\."),
+                "$1.downsample.1.",
+            ));
+            for j in 0..3 {
+                r.push(s(
+                    &format!(r"{BLOCK}layer\.{j}\.convolution\."),
+                    &format!("$1.conv{}.", j + 1),
+                ));
+                r.push(s(
+                    &format!(r"{BLOCK}layer\.{j}\.normalization\."),
+                    &format!("$1.bn{}.", j + 1),
+                ));
+            }
+            r.push(s(r"^input_projection\.", "input_proj."));
+            const LAYER: &str = r"^encoder\.layers\.(\d+)\.";
+            let enc = "transformer.encoder.layers.$1.";
+            r.push(s(
+                &format!("{LAYER}self_attn_layer_norm\\."),
+                &format!("{enc}norm1."),
+            ));
+            r.push(s(
+                &format!("{LAYER}final_layer_norm\\."),
+                &format!("{enc}norm2."),
+            ));
+            // transformers 5 names `mlp.fc1` / `self_attn.o_proj` in memory; files keep `fc1` / `out_proj`.
+            r.push(s(
+                &format!("{LAYER}(?:mlp\\.)?fc1\\."),
+                &format!("{enc}linear1."),
+            ));
+            r.push(s(
+                &format!("{LAYER}(?:mlp\\.)?fc2\\."),
+                &format!("{enc}linear2."),
+            ));
+            r.push(s(
+                &format!("{LAYER}self_attn\\.o_proj\\."),
+                &format!("{enc}self_attn.out_proj."),
+            ));
+            r.push(s(
+                &format!("{LAYER}self_attn\\."),
+                &format!("{enc}self_attn."),
+            ));
+            r
+        }
+    }
+}
+
+/// Keys a layout carries that the model does not use (reported at debug level, not as unexpected).
+fn ignorable(layout: Layout, canonical: &str) -> bool {
+    let any = canonical.ends_with("num_batches_tracked")
+        || canonical.ends_with("position_ids")
+        || canonical.ends_with("embeddings.token_type_ids");
+    any || match layout {
+        Layout::TransVg => canonical.starts_with("textmodel.bert.pooler."),
+        Layout::Bert => canonical.starts_with("pooler.") || canonical.starts_with("cls."),
+        Layout::Detr => [
+            "transformer.decoder.",
+            "decoder.",
+            "class_embed.",
+            "class_labels_classifier.",
+            "bbox_embed.",
+            "bbox_predictor.",
+            "query_embed.",
+            "query_position_embeddings.",
+            "backbone.0.body.fc.",
+            "backbone.conv_encoder.model.fc.",
+            "backbone.model.fc.",
+        ]
+        .iter()
+        .any(|p| canonical.starts_with(p)),
+    }
+}
+
+/// A weight file seen through a layout's rename table, or a seeded random source (tests,
+/// demos and benchmarks) that records what it made so it can be saved as a checkpoint.
+pub struct Weights {
+    source: Source,
+    layout: Layout,
+}
+
+enum Source {
+    File {
+        store: WeightStore,
+        /// canonical name → name in the file.
+        names: BTreeMap<String, String>,
+    },
+    Random {
+        rng: Box<RefCell<ChaCha8Rng>>,
+        /// `None`: hand out without keeping a copy (benchmarks).
+        made: Option<RefCell<Vec<NamedTensor>>>,
+    },
+}
+
+impl Weights {
+    /// Open a safetensors file holding `layout`.
+    pub fn open(path: &Path, layout: Layout) -> Result<Self> {
+        Self::new(WeightStore::open(path)?, layout)
+    }
+
+    /// Rename every key of `store` with `layout`'s table. Two keys mapping onto one canonical
+    /// name is an error naming both.
+    pub fn new(store: WeightStore, layout: Layout) -> Result<Self> {
+        let compiled: Vec<(Regex, String)> = rules(layout)
+            .into_iter()
+            .map(|(p, r)| {
+                Regex::new(&p)
+                    .map(|re| (re, r))
+                    .map_err(|e| VladaptError::Invalid(format!("rename rule `{p}`: {e}")))
+            })
+            .collect::<Result<_>>()?;
+        let mut names = BTreeMap::new();
+        for key in store.unused() {
+            let canonical = rename(&compiled, &key);
+            if let Some(prev) = names.insert(canonical.clone(), key.clone()) {
+                return Err(VladaptError::Invalid(format!(
+                    "{}: tensors `{prev}` and `{key}` both map onto `{canonical}` ({layout:?} layout)",
+                    store.label().display()
+                )));
+            }
+        }
+        Ok(Self {
+            source: Source::File { store, names },
+            layout,
+        })
+    }
+
+    /// Random weights in the official TransVG naming, seeded: conv/linear weights
+    /// N(0, 1/fan_in), embeddings N(0, 0.02²), biases N(0, 0.02²), norm scales ≈ 1, BN running
+    /// variances in [0.5, 1.5]. Loading a model from it records every tensor it hands out, so
+    /// [`Weights::into_tensors`] yields a complete checkpoint.
+    pub fn random(seed: u64) -> Self {
+        Self::random_source(seed, Some(RefCell::new(Vec::new())))
+    }
+
+    /// Like [`Weights::random`] without keeping a copy of the values (nothing to save; half the
+    /// memory — for benchmarks).
+    pub fn random_unrecorded(seed: u64) -> Self {
+        Self::random_source(seed, None)
+    }
+
+    fn random_source(seed: u64, made: Option<RefCell<Vec<NamedTensor>>>) -> Self {
+        Self {
+            source: Source::Random {
+                rng: Box::new(RefCell::new(ChaCha8Rng::seed_from_u64(seed))),
+                made,
+            },
+            layout: Layout::TransVg,
+        }
+    }
+
+    /// The tensors a random source handed out (empty for a file).
+    pub fn into_tensors(self) -> Vec<NamedTensor> {
+        match self.source {
+            Source::Random { made, .. } => made.map(RefCell::into_inner).unwrap_or_default(),
+            Source::File { .. } => Vec::new(),
+        }
+    }
+
+    /// The root view (no prefix).
+    pub fn root(&self) -> View<'_> {
+        View {
+            weights: self,
+            prefix: String::new(),
+        }
+    }
+
+    /// Tensors in the file that no module read, by their file names (ignorable heads excluded).
+    pub fn unexpected(&self) -> Vec<String> {
+        let Source::File { store, names } = &self.source else {
+            return Vec::new();
+        };
+        let unused: std::collections::BTreeSet<String> = store.unused().into_iter().collect();
+        names
+            .iter()
+            .filter(|(c, f)| unused.contains(*f) && !ignorable(self.layout, c))
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+
+    fn label(&self) -> &Path {
+        match &self.source {
+            Source::File { store, .. } => store.label(),
+            Source::Random { .. } => Path::new("<random weights>"),
+        }
+    }
+
+    /// Error unless every tensor of the file was used (or is an ignorable head).
+    pub fn ensure_all_used(&self) -> Result<()> {
+        let extra = self.unexpected();
+        if extra.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<&str> = extra.iter().take(8).map(String::as_str).collect();
+        Err(VladaptError::Invalid(format!(
+            "{}: {} unexpected tensor(s) for the {:?} layout and this config: {}{}",
+            self.label().display(),
+            extra.len(),
+            self.layout,
+            shown.join(", "),
+            if extra.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        )))
+    }
+}
+
+/// Values for a random tensor named `leaf` (see [`Weights::random`]).
+fn random_values(rng: &mut ChaCha8Rng, leaf: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let mut normal = |std: f32| -> f32 {
+        // Box–Muller.
+        let u1: f32 = rng.random::<f32>().max(f32::MIN_POSITIVE);
+        let u2: f32 = rng.random::<f32>();
+        std * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f32::consts::PI * u2).cos()
+    };
+    match (leaf, shape.len()) {
+        ("running_var", _) => (0..n)
+            .map(|_| 1.0 + 0.5 * normal(1.0).clamp(-1.0, 1.0))
+            .collect(),
+        ("running_mean", _) => (0..n).map(|_| normal(0.1)).collect(),
+        ("weight", 1) => (0..n).map(|_| 1.0 + normal(0.05)).collect(),
+        (_, 1) => (0..n).map(|_| normal(0.02)).collect(),
+        _ if shape[0] == 1 => (0..n).map(|_| normal(0.02)).collect(),
+        _ => {
+            let fan_in: usize = shape[1..].iter().product();
+            let std = 1.0 / (fan_in.max(1) as f32).sqrt();
+            (0..n).map(|_| normal(std)).collect()
+        }
+    }
+}
+
+fn rename(rules: &[(Regex, String)], key: &str) -> String {
+    let mut k = key.to_string();
+    for (re, rep) in rules {
+        if re.is_match(&k) {
+            k = re.replace(&k, rep.as_str()).into_owned();
+        }
+    }
+    k
+}
+
+/// A prefixed view of [`Weights`]: `view.pp("layer1").pp(0)` reads `layer1.0.*`.
+#[derive(Clone)]
+pub struct View<'a> {
+    weights: &'a Weights,
+    prefix: String,
+}
+
+impl<'a> View<'a> {
+    /// A sub-view under `name`.
+    pub fn pp(&self, name: impl std::fmt::Display) -> View<'a> {
+        View {
+            weights: self.weights,
+            prefix: self.key(&name.to_string()),
+        }
+    }
+
+    /// The canonical key of `leaf` under this view.
+    pub fn key(&self, leaf: &str) -> String {
+        if self.prefix.is_empty() {
+            leaf.to_string()
+        } else {
+            format!("{}.{leaf}", self.prefix)
+        }
+    }
+
+    /// Whether `leaf` exists under this view.
+    pub fn contains(&self, leaf: &str) -> bool {
+        match &self.weights.source {
+            Source::File { names, .. } => names.contains_key(&self.key(leaf)),
+            // A random source writes attention in the official packed form (`in_proj_weight`).
+            Source::Random { .. } => leaf == "in_proj_weight",
+        }
+    }
+
+    /// Read `leaf` with a checked shape.
+    pub fn tensor<const D: usize>(
+        &self,
+        leaf: &str,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>> {
+        let canonical = self.key(leaf);
+        match &self.weights.source {
+            Source::File { store, names } => {
+                let Some(file_name) = names.get(&canonical) else {
+                    return Err(VladaptError::MissingTensor {
+                        path: store.label().to_path_buf(),
+                        name: format!("{canonical} ({:?} layout)", self.weights.layout),
+                    });
+                };
+                store.tensor(file_name, shape, device)
+            }
+            Source::Random { rng, made } => {
+                let vals = random_values(&mut rng.borrow_mut(), leaf, &shape);
+                match made {
+                    Some(made) => {
+                        let t = Tensor::from_data(TensorData::new(vals.clone(), shape), device);
+                        made.borrow_mut().push((canonical, shape.to_vec(), vals));
+                        Ok(t)
+                    }
+                    None => Ok(Tensor::from_data(TensorData::new(vals, shape), device)),
+                }
+            }
+        }
+    }
+
+    /// A PyTorch `nn.Linear` under `name` (`weight [out, in]`, optional `bias`).
+    pub fn linear(
+        &self,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Result<Linear> {
+        let v = self.pp(name);
+        let w: Tensor<2> = v.tensor("weight", [d_out, d_in], device)?;
+        Ok(Linear {
+            weight: w.transpose(),
+            bias: if bias {
+                Some(v.tensor("bias", [d_out], device)?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// A LayerNorm under `name` (`weight`, `bias`).
+    pub fn layer_norm(&self, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
+        let v = self.pp(name);
+        Ok(LayerNorm {
+            weight: v.tensor("weight", [d], device)?,
+            bias: v.tensor("bias", [d], device)?,
+            eps,
+        })
+    }
+
+    /// A `Conv2d` under `name` (`weight [out, in, k, k]`, optional `bias`).
+    pub fn conv2d(
+        &self,
+        name: &str,
+        shape: ConvShape,
+        bias: bool,
+        device: &Device,
+    ) -> Result<Conv2d> {
+        let v = self.pp(name);
+        Ok(Conv2d {
+            weight: v.tensor(
+                "weight",
+                [shape.c_out, shape.c_in, shape.kernel, shape.kernel],
+                device,
+            )?,
+            bias: if bias {
+                Some(v.tensor("bias", [shape.c_out], device)?)
+            } else {
+                None
+            },
+            stride: shape.stride,
+            padding: shape.kernel / 2,
+        })
+    }
+
+    /// A bias-free conv `conv` followed by the frozen BatchNorm `bn` (four buffers).
+    pub fn conv_bn(
+        &self,
+        conv: &str,
+        bn: &str,
+        shape: ConvShape,
+        device: &Device,
+    ) -> Result<ConvBn> {
+        let conv = self.conv2d(conv, shape, false, device)?;
+        let b = self.pp(bn);
+        let c = shape.c_out;
+        ConvBn::new(
+            conv,
+            b.tensor("weight", [c], device)?,
+            b.tensor("bias", [c], device)?,
+            b.tensor("running_mean", [c], device)?,
+            b.tensor("running_var", [c], device)?,
+        )
+    }
+}
+
+/// Shape of a square convolution.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvShape {
+    /// Input channels.
+    pub c_in: usize,
+    /// Output channels.
+    pub c_out: usize,
+    /// Kernel side (padding is `kernel / 2`).
+    pub kernel: usize,
+    /// Stride.
+    pub stride: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn renamed(layout: Layout, key: &str) -> String {
+        let compiled: Vec<(Regex, String)> = rules(layout)
+            .into_iter()
+            .map(|(p, r)| (Regex::new(&p).unwrap(), r))
+            .collect();
+        rename(&compiled, key)
+    }
+
+    #[test]
+    fn detr_hub_names_map_onto_the_official_ones() {
+        // transformers' convert_detr_to_pytorch.py (timm backbone) and the non-timm
+        // ResNetBackbone naming (ResNetEmbeddings / ResNetStage / ResNetBottleNeckLayer).
+        let cases = [
+            ("model.backbone.conv_encoder.model.layer2.0.downsample.1.running_var", "backbone.0.body.layer2.0.downsample.1.running_var"),
+            ("backbone.conv_encoder.model.bn1.weight", "backbone.0.body.bn1.weight"),
+            ("backbone.conv_encoder.model.embedder.embedder.convolution.weight", "backbone.0.body.conv1.weight"),
+            ("backbone.conv_encoder.model.embedder.embedder.normalization.running_mean", "backbone.0.body.bn1.running_mean"),
+            ("backbone.conv_encoder.model.encoder.stages.2.layers.4.layer.1.convolution.weight", "backbone.0.body.layer3.4.conv2.weight"),
+            ("backbone.conv_encoder.model.encoder.stages.0.layers.0.layer.2.normalization.bias", "backbone.0.body.layer1.0.bn3.bias"),
+            ("backbone.conv_encoder.model.encoder.stages.3.layers.0.shortcut.convolution.weight", "backbone.0.body.layer4.0.downsample.0.weight"),
+            ("backbone.conv_encoder.model.encoder.stages.1.layers.0.shortcut.normalization.weight", "backbone.0.body.layer2.0.downsample.1.weight"),
+            ("model.input_projection.bias", "input_proj.bias"),
+            ("encoder.layers.5.self_attn.q_proj.weight", "transformer.encoder.layers.5.self_attn.q_proj.weight"),
+            ("encoder.layers.0.self_attn_layer_norm.bias", "transformer.encoder.layers.0.norm1.bias"),
+            ("encoder.layers.3.final_layer_norm.weight", "transformer.encoder.layers.3.norm2.weight"),
+            ("encoder.layers.1.fc2.weight", "transformer.encoder.layers.1.linear2.weight"),
+            ("encoder.layers.1.mlp.fc1.bias", "transformer.encoder.layers.1.linear1.bias"),
+            ("encoder.layers.0.self_attn.o_proj.weight", "transformer.encoder.layers.0.self_attn.out_proj.weight"),
+            ("backbone.model.encoder.stages.2.layers.1.layer.0.convolution.weight", "backbone.0.body.layer3.1.conv1.weight"),
+            ("backbone.model.layer1.0.conv1.weight", "backbone.0.body.layer1.0.conv1.weight"),
+            // the official names are already canonical
+            ("transformer.encoder.layers.2.self_attn.in_proj_weight", "transformer.encoder.layers.2.self_attn.in_proj_weight"),
+            ("backbone.0.body.layer4.2.bn3.running_var", "backbone.0.body.layer4.2.bn3.running_var"),
+        ];
+        for (file, canonical) in cases {
+            assert_eq!(renamed(Layout::Detr, file), canonical, "{file}");
+        }
+        assert!(ignorable(
+            Layout::Detr,
+            &renamed(Layout::Detr, "model.decoder.layers.0.fc1.weight")
+        ));
+        assert!(ignorable(
+            Layout::Detr,
+            &renamed(Layout::Detr, "class_embed.weight")
+        ));
+    }
+
+    #[test]
+    fn bert_and_transvg_names() {
+        assert_eq!(
+            renamed(Layout::Bert, "bert.encoder.layer.3.output.LayerNorm.gamma"),
+            "encoder.layer.3.output.LayerNorm.weight"
+        );
+        assert_eq!(
+            renamed(Layout::Bert, "embeddings.LayerNorm.bias"),
+            "embeddings.LayerNorm.bias"
+        );
+        assert_eq!(
+            renamed(Layout::Bert, "bert.embeddings.LayerNorm.beta"),
+            "embeddings.LayerNorm.bias"
+        );
+        assert_eq!(
+            renamed(
+                Layout::TransVg,
+                "textmodel.encoder.layer.0.attention.self.query.weight"
+            ),
+            "textmodel.bert.encoder.layer.0.attention.self.query.weight"
+        );
+        assert_eq!(
+            renamed(Layout::TransVg, "textmodel.bert.embeddings.LayerNorm.gamma"),
+            "textmodel.bert.embeddings.LayerNorm.weight"
+        );
+        assert_eq!(
+            renamed(
+                Layout::TransVg,
+                "vl_transformer.encoder.layers.0.norm1.weight"
+            ),
+            "vl_transformer.encoder.layers.0.norm1.weight"
+        );
+        assert_eq!(
+            renamed(Layout::TransVg, "model.visumodel.input_proj.bias"),
+            "visumodel.input_proj.bias"
+        );
+        assert_eq!(
+            renamed(Layout::TransVg, "model.reg_token.weight"),
+            "reg_token.weight"
+        );
+        assert!(ignorable(
+            Layout::TransVg,
+            "textmodel.bert.embeddings.token_type_ids"
+        ));
+    }
+}
