@@ -547,7 +547,10 @@ impl Worker {
                         classes: None,
                         templates: Vec::new(),
                     };
-                    let _ = reply.send(self.ensure(&key));
+                    let r = self.ensure(&key);
+                    // Bounds hold before the answer, so a following listing sees them.
+                    self.enforce_bounds();
+                    let _ = reply.send(r);
                 }
                 Job::Unload { name, reply } => {
                     let keys: Vec<HeadKey> = self

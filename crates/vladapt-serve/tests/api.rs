@@ -178,7 +178,7 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
             (classes(cls), reference_adapter(&pipe, &run, &img))
         };
         assert!(v["results"].is_array(), "{name} {img_name}: {v}");
-        assert_matches(&v["results"][0]["predictions"], &cls, &want, 1e-6);
+        assert_matches(&v["results"][0]["predictions"], &cls, &want, BATCH_TOL);
     }
     // Batching happened: some forward pass saw more than one image.
     let m = client
@@ -231,13 +231,13 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
         &v["results"][0]["predictions"],
         &classes(CARS),
         &reference_adapter(&pipe, &runs[5].1, &image("img0_32x32.png")),
-        1e-6,
+        BATCH_TOL,
     );
     assert_matches(
         &v["results"][1]["predictions"],
         &classes(CARS),
         &reference_adapter(&pipe, &runs[5].1, &image("img3_32x32.png")),
-        1e-6,
+        BATCH_TOL,
     );
     srv.shutdown().await;
 }

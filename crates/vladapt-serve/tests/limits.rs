@@ -360,7 +360,7 @@ async fn mixed_load_with_garbage_disconnects_and_slow_senders_answers_each_clien
                             &v["results"][0]["predictions"],
                             &classes(PETS),
                             &expected[a * IMAGES.len() + k],
-                            1e-6,
+                            BATCH_TOL,
                         );
                         ok += 1;
                     }
@@ -403,5 +403,32 @@ async fn mixed_load_with_garbage_disconnects_and_slow_senders_answers_each_clien
     };
     assert_eq!(gauge("vladapt_queue_depth"), 0);
     assert_eq!(gauge("vladapt_in_flight_requests"), 0);
+    srv.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_request_timeout_is_answered_503_json() {
+    let mut cfg = config();
+    cfg.default_classes = Some(classes(PETS));
+    cfg.limits.body_timeout = Duration::from_secs(20);
+    cfg.limits.request_timeout = Duration::from_millis(400);
+    let srv = start(cfg).await;
+    let img = image("img1_32x32.png");
+    // Keeps sending (so the body timeout never fires) but never finishes within 400 ms.
+    let mut s = partial_request(srv.addr, img.len(), &img[..4]).await;
+    let t0 = Instant::now();
+    let (st, body) = read_response(&mut s, Duration::from_secs(10)).await;
+    assert_eq!(st, 503, "{body}");
+    let e: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(e["error"]["type"], "timeout", "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    // The server goes on.
+    let r = reqwest::Client::new()
+        .post(srv.url("/v1/classify"))
+        .body(img)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     srv.shutdown().await;
 }
