@@ -250,11 +250,16 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     let device = super::device(&a.device)?;
     let pipe = ClipPipeline::load(&model, &device)?;
     let (method, acfg) = load_adapter(&a.run, &pipe)?;
-    let px = pipe.load_pixels(&a.images)?;
-    let logits = method.logits(&pipe.model, method.image_features(&pipe.model, px)?)?;
-    let probs = vladapt::tensor_io::to_vec_f32(&vladapt::tensor::activation::softmax(logits, 1));
-    super::classify::print_top_k(&a.images, &probs, &acfg.classnames, a.top_k, a.json);
-    Ok(())
+    let mut failed = Vec::new();
+    let (chw, good) = super::classify::load_each(&pipe, &a.images, &mut failed);
+    if !chw.is_empty() {
+        let px = pipe.pixels_from_chw(chw);
+        let logits = method.logits(&pipe.model, method.image_features(&pipe.model, px)?)?;
+        let probs =
+            vladapt::tensor_io::to_vec_f32(&vladapt::tensor::activation::softmax(logits, 1));
+        super::classify::print_top_k(&good, &probs, &acfg.classnames, a.top_k, a.json);
+    }
+    super::classify::report_failures(&failed, a.images.len())
 }
 
 /// Arguments of `vladapt inspect-step`.
