@@ -196,7 +196,22 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let device = super::device(&a.device)?;
     let pipe = ClipPipeline::load(&model, &device)?;
     let (mut method, acfg) = load_adapter(&a.run, &pipe)?;
-    let name = a.dataset.clone().unwrap_or(acfg.dataset.clone());
+    // The run records the dataset's own name; a task read from `vladapt_dataset.json` has no
+    // loader of that name, so fall back to the `vladapt` loader when --root holds one.
+    let name = match &a.dataset {
+        Some(n) => n.clone(),
+        None if vladapt_data::parse_dataset_name(&acfg.dataset).is_err()
+            && a.root.join("vladapt_dataset.json").is_file()
+            && !a
+                .root
+                .join(&acfg.dataset)
+                .join("vladapt_dataset.json")
+                .is_file() =>
+        {
+            "vladapt".to_string()
+        }
+        None => acfg.dataset.clone(),
+    };
     let ds = load_verified(&name, &a.root)?;
     if ds.classnames != acfg.classnames {
         method.set_classes(&ClassSet {
