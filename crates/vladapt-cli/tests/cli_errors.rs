@@ -171,6 +171,15 @@ fn no_ansi_colours_when_stderr_is_not_a_terminal() {
 }
 
 #[test]
+fn os_errors_are_printed_once() {
+    let t = TempDir::new("os-once");
+    let run = t.path().join("no-such-run");
+    let o = vladapt(&["eval", "--run", &s(&run), "--root", &s(t.path())]);
+    let line = assert_one_line_error(&o, &["no-such-run"]);
+    assert_eq!(line.matches("os error 2").count(), 1, "{line}");
+}
+
+#[test]
 fn bad_images_name_the_file() {
     let t = TempDir::new("images");
     let not_image = t.path().join("notes.png");
