@@ -231,14 +231,6 @@ impl RunConfig {
             1_000_000,
         )?;
         range("shots", self.shots, 1, 1_000_000)?;
-        if self.train.schedule.warmup_epochs >= self.train.schedule.max_epoch
-            && self.train.schedule.warmup_epochs > 0
-        {
-            return Err(format!(
-                "train.schedule.warmup_epochs = {} must be below max_epoch = {}",
-                self.train.schedule.warmup_epochs, self.train.schedule.max_epoch
-            ));
-        }
         // Learned context tokens share the 77-token text context with SOT, EOT and the class
         // name: more than 72 can never fit.
         // (`[method]` is flat: `{"name": "coop", "n_ctx": 16, ...}`.)
