@@ -88,7 +88,22 @@ fn main() {
         Command::Ground(a) => commands::ground::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", render_error(&e));
         std::process::exit(1);
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors already embed their
+/// source in their message (`{path}: {source}`), so a cause whose text is already there is not
+/// repeated ("No such file or directory (os error 2)" printed twice otherwise).
+fn render_error(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
 }

@@ -131,6 +131,9 @@ fn verify_finds_corrupt_file() {
     assert!(out.contains("files that fail to decode (1)"), "{out}");
     assert!(out.contains("broken.png"), "{out}");
     assert!(out.contains("PROBLEMS FOUND"), "{out}");
+    // Not "all files decoded" when one failed.
+    assert!(!out.contains("all files decoded"), "{out}");
+    assert!(out.contains("1 failed to decode"), "{out}");
     assert!(stderr(&o).contains("1 undecodable"), "{}", stderr(&o));
 
     // JSON report carries the same finding.

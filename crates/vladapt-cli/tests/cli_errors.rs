@@ -118,6 +118,68 @@ fn config_does_not_match_weights() {
 }
 
 #[test]
+fn duplicate_and_bom_class_names() {
+    let model = s(&tiny_hf());
+    let o = vladapt(&[
+        "classify",
+        "--model",
+        &model,
+        "--classes",
+        "cat,dog,cat",
+        &image("img1_32x32.png"),
+    ]);
+    assert_one_line_error(&o, &["\"cat\"", "twice"]);
+    let t = TempDir::new("bom");
+    let f = t.path().join("classes.txt");
+    std::fs::write(&f, "\u{feff}cat\ndog\n").unwrap();
+    let o = vladapt(&[
+        "classify",
+        "--model",
+        &model,
+        "--classes-file",
+        &s(&f),
+        "--json",
+        &image("img1_32x32.png"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\u{feff}'), "BOM kept: {out}");
+}
+
+#[test]
+fn no_ansi_colours_when_stderr_is_not_a_terminal() {
+    // Logs at info level go to stderr, which is a pipe here.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vladapt"))
+        .args([
+            "--log",
+            "info",
+            "classify",
+            "--model",
+            &s(&tiny_hf()),
+            "--classes",
+            "cat,dog",
+        ])
+        .arg(image("img1_32x32.png"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains('\u{1b}'),
+        "ANSI escape in: {:?}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn os_errors_are_printed_once() {
+    let t = TempDir::new("os-once");
+    let run = t.path().join("no-such-run");
+    let o = vladapt(&["eval", "--run", &s(&run), "--root", &s(t.path())]);
+    let line = assert_one_line_error(&o, &["no-such-run"]);
+    assert_eq!(line.matches("os error 2").count(), 1, "{line}");
+}
+
+#[test]
 fn bad_images_name_the_file() {
     let t = TempDir::new("images");
     let not_image = t.path().join("notes.png");
@@ -138,16 +200,33 @@ fn bad_images_name_the_file() {
     ] {
         let o = vladapt(&["embed", "--model", &model, "--image", &s(p)]);
         assert_one_line_error(&o, &[needle]);
+        // classify answers the good images and reports the bad one by name, exit 1.
+        let good = image("img1_32x32.png");
         let o = vladapt(&[
             "classify",
             "--model",
             &model,
             "--classes",
             "cat,dog",
-            &image("img1_32x32.png"),
+            "--json",
+            &good,
             &s(p),
+            &image("img2_32x32.png"),
         ]);
-        assert_one_line_error(&o, &[needle]);
+        assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.lines().any(|l| l.contains(needle)), "{err}");
+        assert!(err.contains("1 of 3 images"), "{err}");
+        let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+        let answered: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["image"].as_str().unwrap())
+            .collect();
+        assert_eq!(answered.len(), 2, "{v}");
+        assert!(answered[0].ends_with("img1_32x32.png") && answered[1].ends_with("img2_32x32.png"));
     }
     let o = vladapt(&["embed", "--model", &model, "--image", &s(&huge)]);
     assert_one_line_error(&o, &["30000"]);

@@ -226,10 +226,11 @@ impl fmt::Display for VerifyReport {
                 self.empty_train_classes.join(", ")
             )?;
         }
-        let decoded = if self.decoded {
-            "all files decoded"
-        } else {
-            "existence only, not decoded"
+        let decoded = match (self.decoded, self.undecodable.len()) {
+            (false, _) => "existence only, not decoded".to_string(),
+            (true, 0) => "all files decoded".to_string(),
+            (true, 1) => "every file was read; 1 failed to decode".to_string(),
+            (true, n) => format!("every file was read; {n} failed to decode"),
         };
         writeln!(
             f,

@@ -94,16 +94,63 @@ pub fn run(a: ClassifyArgs) -> Result<()> {
     let p = ClipPipeline::load(&a.model, &device)?;
     let weights = p.zero_shot_weights(&classes, &templates)?;
     let mut probs = Vec::new();
+    let mut good = Vec::new();
+    let mut failed = Vec::new();
     for chunk in a.images.chunks(a.batch_size.max(1)) {
-        let px = p.load_pixels(chunk)?;
+        let (chw, paths) = load_each(&p, chunk, &mut failed);
+        if chw.is_empty() {
+            continue;
+        }
+        let px = p.pixels_from_chw(chw);
         let f = l2_normalize(p.model.encode_image(px, &NoHook)?);
         probs.extend(to_vec_f32(&softmax(
             f.matmul(weights.clone().transpose())
                 .mul_scalar(p.model.scale()),
             1,
         )));
+        good.extend(paths);
     }
-    print_top_k(&a.images, &probs, &classes, a.top_k, a.json);
+    print_top_k(&good, &probs, &classes, a.top_k, a.json);
+    report_failures(&failed, a.images.len())
+}
+
+/// Decode and preprocess each image of `paths` on its own; the ones that fail go to `failed`
+/// (path, message) and the others are returned with their paths, in order.
+pub fn load_each(
+    p: &ClipPipeline,
+    paths: &[PathBuf],
+    failed: &mut Vec<(PathBuf, String)>,
+) -> (Vec<Vec<f32>>, Vec<PathBuf>) {
+    use rayon::prelude::*;
+    let results: Vec<_> = paths
+        .par_iter()
+        .map(|path| p.preprocess.load(path, &p.limits))
+        .collect();
+    let mut chw = Vec::new();
+    let mut ok = Vec::new();
+    for (path, r) in paths.iter().zip(results) {
+        match r {
+            Ok(v) => {
+                chw.push(v);
+                ok.push(path.clone());
+            }
+            Err(e) => failed.push((path.clone(), e.to_string())),
+        }
+    }
+    (chw, ok)
+}
+
+/// Print one line per failed image to stderr; an error (exit 1) if any failed.
+pub fn report_failures(failed: &[(PathBuf, String)], total: usize) -> Result<()> {
+    for (_, msg) in failed {
+        eprintln!("error: {msg}");
+    }
+    if !failed.is_empty() {
+        bail!(
+            "{} of {total} images could not be read (the others were answered above)",
+            failed.len()
+        );
+    }
     Ok(())
 }
 

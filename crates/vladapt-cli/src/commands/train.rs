@@ -323,7 +323,22 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let device = super::device(&a.device)?;
     let pipe = ClipPipeline::load(&model, &device)?;
     let (mut method, acfg) = load_adapter(&a.run, &pipe)?;
-    let name = a.dataset.clone().unwrap_or(acfg.dataset.clone());
+    // The run records the dataset's own name; a task read from `vladapt_dataset.json` has no
+    // loader of that name, so fall back to the `vladapt` loader when --root holds one.
+    let name = match &a.dataset {
+        Some(n) => n.clone(),
+        None if vladapt_data::parse_dataset_name(&acfg.dataset).is_err()
+            && a.root.join("vladapt_dataset.json").is_file()
+            && !a
+                .root
+                .join(&acfg.dataset)
+                .join("vladapt_dataset.json")
+                .is_file() =>
+        {
+            "vladapt".to_string()
+        }
+        None => acfg.dataset.clone(),
+    };
     let ds = load_verified(&name, &a.root)?;
     if ds.classnames != acfg.classnames {
         method.set_classes(&ClassSet {
@@ -388,11 +403,16 @@ pub fn predict(a: PredictArgs) -> Result<()> {
     let device = super::device(&a.device)?;
     let pipe = ClipPipeline::load(&model, &device)?;
     let (method, acfg) = load_adapter(&a.run, &pipe)?;
-    let px = pipe.load_pixels(&a.images)?;
-    let logits = method.logits(&pipe.model, method.image_features(&pipe.model, px)?)?;
-    let probs = vladapt::tensor_io::to_vec_f32(&vladapt::tensor::activation::softmax(logits, 1));
-    super::classify::print_top_k(&a.images, &probs, &acfg.classnames, a.top_k, a.json);
-    Ok(())
+    let mut failed = Vec::new();
+    let (chw, good) = super::classify::load_each(&pipe, &a.images, &mut failed);
+    if !chw.is_empty() {
+        let px = pipe.pixels_from_chw(chw);
+        let logits = method.logits(&pipe.model, method.image_features(&pipe.model, px)?)?;
+        let probs =
+            vladapt::tensor_io::to_vec_f32(&vladapt::tensor::activation::softmax(logits, 1));
+        super::classify::print_top_k(&good, &probs, &acfg.classnames, a.top_k, a.json);
+    }
+    super::classify::report_failures(&failed, a.images.len())
 }
 
 /// Arguments of `vladapt inspect-step`.

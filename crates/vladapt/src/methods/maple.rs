@@ -35,7 +35,8 @@ impl Maple {
         let max_depth = clip.config.text.layers.min(clip.config.vision.layers);
         if config.depth == 0 || config.depth > max_depth {
             return Err(VladaptError::Invalid(format!(
-                "maple.depth {} must be between 1 and the number of layers ({max_depth})",
+                "maple.depth {} must be between 1 and the number of layers ({max_depth}) of this model; \
+                 set it with --set maple:method.depth={max_depth} (or a smaller depth)",
                 config.depth
             )));
         }

@@ -301,3 +301,24 @@ pub fn run_dir(root: &Path, method: MethodKind, shots: usize, seed: u64) -> Path
     root.join(method.name())
         .join(format!("shots{shots}_seed{seed}"))
 }
+
+#[cfg(test)]
+mod diff_tests {
+    use crate::methods::MethodKind;
+    use crate::train::{Protocol, RunConfig};
+
+    #[test]
+    fn config_diff_names_the_changed_keys() {
+        let a = RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 16, 1);
+        let mut b = a.clone();
+        b.seed = 2;
+        b.train.batch_size = 8;
+        let d = super::config_diff(&a, &b);
+        assert!(d.contains("seed: 1 → 2"), "{d}");
+        assert!(
+            d.contains("train.batch_size: 32 → 8") || d.contains("train.batch_size"),
+            "{d}"
+        );
+        assert_eq!(super::config_diff(&a, &a), "");
+    }
+}

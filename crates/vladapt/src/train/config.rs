@@ -205,17 +205,53 @@ impl RunConfig {
         }
         *self =
             serde_json::from_value(v).map_err(|e| VladaptError::Invalid(format!("--set: {e}")))?;
+        self.validate()
+            .map_err(|m| VladaptError::Invalid(format!("--set: {m}")))
+    }
+
+    /// Values that parse but make no sense, with the valid range: `Err(message)`.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        fn range(key: &str, v: usize, lo: usize, hi: usize) -> std::result::Result<(), String> {
+            if v < lo || v > hi {
+                return Err(format!("{key} = {v} is out of range (valid: {lo}..={hi})"));
+            }
+            Ok(())
+        }
+        range("train.batch_size", self.train.batch_size, 1, 1 << 20)?;
+        range(
+            "train.eval_batch_size",
+            self.train.eval_batch_size,
+            1,
+            1 << 20,
+        )?;
+        range(
+            "train.schedule.max_epoch",
+            self.train.schedule.max_epoch,
+            1,
+            1_000_000,
+        )?;
+        range("shots", self.shots, 1, 1_000_000)?;
+        // Learned context tokens share the 77-token text context with SOT, EOT and the class
+        // name: more than 72 can never fit.
+        // (`[method]` is flat: `{"name": "coop", "n_ctx": 16, ...}`.)
+        if let Ok(m) = serde_json::to_value(&self.method) {
+            if let Some(n) = m.get("n_ctx").and_then(|v| v.as_u64()) {
+                range("method.n_ctx", n as usize, 1, 72)?;
+            }
+        }
         Ok(())
     }
 
     /// Read a run config from a TOML or JSON file.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| VladaptError::io(path, e))?;
-        if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))
+        let cfg: Self = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         } else {
-            toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))
-        }
+            toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
+        };
+        cfg.validate().map_err(|m| VladaptError::config(path, m))?;
+        Ok(cfg)
     }
 
     /// Number of epochs.
@@ -227,6 +263,46 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonsensical_values_are_refused_with_the_range() {
+        for (set, shown) in [
+            (
+                "train.batch_size=0",
+                "train.batch_size = 0 is out of range (valid: 1..=",
+            ),
+            (
+                "train.schedule.max_epoch=0",
+                "train.schedule.max_epoch = 0 is out of range",
+            ),
+            (
+                "method.n_ctx=100000",
+                "method.n_ctx = 100000 is out of range (valid: 1..=72)",
+            ),
+        ] {
+            let mut c = RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 16, 1);
+            let e = c
+                .apply_overrides(&[set.to_string()])
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(shown), "{set}: {e}");
+            assert!(e.len() < 300, "{set}: message of {} bytes", e.len());
+        }
+    }
+
+    #[test]
+    fn every_preset_is_valid() {
+        for k in [
+            MethodKind::Coop,
+            MethodKind::Cocoop,
+            MethodKind::Maple,
+            MethodKind::Mma,
+        ] {
+            for p in [Protocol::FewShot, Protocol::Base2novel] {
+                RunConfig::preset(k, p, 16, 1).validate().unwrap();
+            }
+        }
+    }
 
     #[test]
     fn presets_follow_the_official_recipes() {

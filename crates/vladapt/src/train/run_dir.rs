@@ -277,3 +277,36 @@ pub fn load_adapter(
     method.freeze_for_inference(&pipe.model)?;
     Ok((method, cfg))
 }
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::*;
+
+    #[test]
+    fn resumed_epochs_are_logged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = RunLog::open(dir.path()).unwrap();
+        // Epoch 0 finished (checkpoint after 1 epoch), epoch 1 interrupted after two steps.
+        for (e, step) in [(0, 1), (0, 2)] {
+            log.metric(serde_json::json!({"epoch": e, "step": step}));
+        }
+        log.metric(serde_json::json!({"epoch_end": 0}));
+        log.metric(serde_json::json!({"epoch": 1, "step": 3}));
+        log.metric(serde_json::json!({"epoch": 1, "step": 4}));
+        drop(log);
+        // Resume from the checkpoint: epoch 1 runs again from its first step.
+        let log = RunLog::open(dir.path()).unwrap();
+        log.forget_metrics_from_epoch(1).unwrap();
+        log.metric(serde_json::json!({"epoch": 1, "step": 3}));
+        log.metric(serde_json::json!({"epoch": 1, "step": 4}));
+        log.metric(serde_json::json!({"epoch_end": 1}));
+        let text = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+        let steps: Vec<u64> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v.get("step").and_then(|s| s.as_u64()))
+            .collect();
+        assert_eq!(steps, vec![1, 2, 3, 4], "{text}");
+        assert_eq!(text.matches("epoch_end").count(), 2, "{text}");
+    }
+}

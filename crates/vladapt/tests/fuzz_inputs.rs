@@ -1,0 +1,148 @@
+//! Fuzzing on stable Rust of the checkpoint readers and the tokenizer: mutated safetensors
+//! files, mutated `config.json` / `open_clip_config.json`, arbitrary UTF-8 and bytes through the
+//! tokenizer. Property: never a panic; errors name the file. Deterministic; bounded by
+//! `VLADAPT_FUZZ_ITERS` (default 1000 per target). Long run:
+//! `VLADAPT_FUZZ_ITERS=300000 cargo test --release -p vladapt --test fuzz_inputs`.
+mod common;
+use common::fixtures;
+use vladapt::models::clip::ClipConfig;
+use vladapt::tensor_io::SafetensorsFile;
+use vladapt_tokenizer::ClipTokenizer;
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn mutate(seed: &[u8], rng: &mut Rng, head: usize) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        if b.is_empty() {
+            b.push(rng.next() as u8);
+            continue;
+        }
+        match rng.below(5) {
+            0 => {
+                let i = rng.below(b.len());
+                b[i] ^= 1 << rng.below(8);
+            }
+            1 => {
+                let i = rng.below(b.len().min(head));
+                b[i] = [b'0', b'9', b'-', b'"', b'{', b']', 0xFF, rng.next() as u8][rng.below(8)];
+            }
+            2 => {
+                let n = rng.below(b.len());
+                b.truncate(n);
+            }
+            3 => {
+                let i = rng.below(b.len().min(head) + 1);
+                let extra: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
+                b.splice(i..i, extra);
+            }
+            _ => {
+                let i = rng.below(b.len().min(head));
+                b[i] = b"0123456789"[rng.below(10)];
+            }
+        }
+    }
+    b
+}
+
+fn iterations() -> usize {
+    std::env::var("VLADAPT_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+}
+
+fn run(target: &str, f: impl Fn(usize, &mut Rng)) {
+    let n = iterations();
+    for it in 0..n {
+        let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (it as u64 + 1).wrapping_mul(0x9E37_79B9));
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(it, &mut rng))).is_err() {
+            panic!("{target}: panic on iteration {it}");
+        }
+    }
+    eprintln!("fuzz {target}: {n} executions, 0 panics");
+}
+
+#[test]
+fn mutated_safetensors_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed =
+        std::fs::read(fixtures().join("models/tiny-openclip/open_clip_model.safetensors")).unwrap();
+    // The JSON header (first 8 bytes = its length) is where parsers break.
+    let head = 8 + u64::from_le_bytes(seed[..8].try_into().unwrap()) as usize;
+    run("safetensors", |it, rng| {
+        let p = dir.path().join(format!("w{}.safetensors", it % 4));
+        std::fs::write(&p, mutate(&seed, rng, head + 8)).unwrap();
+        match SafetensorsFile::open(&p) {
+            Err(e) => assert!(e.to_string().contains("safetensors"), "{e}"),
+            Ok(f) => {
+                if let Ok(names) = f.names() {
+                    for n in names.iter().take(8) {
+                        if let Err(e) = f.read_f32(n) {
+                            assert!(e.to_string().contains("safetensors"), "{e}");
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[test]
+fn mutated_configs_never_panic_and_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let oc = std::fs::read(fixtures().join("models/tiny-openclip/open_clip_config.json")).unwrap();
+    let hf = std::fs::read(fixtures().join("models/tiny-hf/config.json")).unwrap();
+    run("configs", |it, rng| {
+        let (seed, name, parse): (&[u8], &str, fn(&std::path::Path) -> _) = if it % 2 == 0 {
+            (
+                &oc,
+                "open_clip_config.json",
+                ClipConfig::from_open_clip_json,
+            )
+        } else {
+            (&hf, "config.json", ClipConfig::from_hf_json)
+        };
+        let p = dir.path().join(name);
+        std::fs::write(&p, mutate(seed, rng, seed.len())).unwrap();
+        if let Err(e) = parse(&p) {
+            assert!(e.to_string().contains(name), "{e}");
+        }
+    });
+}
+
+#[test]
+fn arbitrary_text_never_panics_the_tokenizer() {
+    let tok = ClipTokenizer::openai().unwrap();
+    let samples = ["a photo of a cat.", "東京の猫 🐱", "&amp;&lt; x", "  \t\n"];
+    run("tokenizer", |it, rng| {
+        let text: String = if it % 2 == 0 {
+            // Arbitrary bytes, decoded lossily (what a file of any encoding becomes).
+            let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next() as u8).collect();
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            // Arbitrary code points mixed into real text.
+            let mut s = samples[it % samples.len()].to_string();
+            for _ in 0..rng.below(30) {
+                if let Some(c) = char::from_u32((rng.next() % 0x11_0000) as u32) {
+                    s.push(c);
+                }
+            }
+            s
+        };
+        let ids = tok.tokenize_batch(&[text.as_str()], 77);
+        assert_eq!(ids[0].len(), 77);
+    });
+}
