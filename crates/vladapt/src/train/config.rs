@@ -224,10 +224,16 @@ impl RunConfig {
             1,
             1 << 20,
         )?;
+        // Zero-shot and the linear probe's closed-form fit take no gradient steps: their
+        // recipe has 0 epochs. Every other method needs at least one.
+        let min_epochs = match self.method.kind() {
+            MethodKind::Zeroshot | MethodKind::LinearProbe => 0,
+            _ => 1,
+        };
         range(
             "train.schedule.max_epoch",
             self.train.schedule.max_epoch,
-            1,
+            min_epochs,
             1_000_000,
         )?;
         range("shots", self.shots, 1, 1_000_000)?;
@@ -263,6 +269,18 @@ impl RunConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn methods_without_gradient_steps_keep_their_zero_epoch_recipe() {
+        for kind in [MethodKind::Zeroshot, MethodKind::LinearProbe] {
+            let c = RunConfig::preset(kind, Protocol::FewShot, 16, 1);
+            assert_eq!(c.epochs(), 0, "{kind:?}");
+            assert_eq!(c.validate(), Ok(()), "{kind:?}");
+        }
+        let mut coop = RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 16, 1);
+        coop.train.schedule.max_epoch = 0;
+        assert!(coop.validate().is_err());
+    }
 
     #[test]
     fn nonsensical_values_are_refused_with_the_range() {
