@@ -84,6 +84,20 @@ fn resnet_tower_matches_open_clip() {
     eprintln!("{NAME}: text embeds rel err {rel_t:.2e}");
     assert!(rel_t < 1e-5, "{NAME}: text embeddings differ (rel {rel_t})");
 
+    // Our preprocessing of the PNGs (shortest side → 64, PIL bicubic, centre crop) gives the
+    // open_clip pixels.
+    let files: Vec<_> = meta["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| fixtures().join("images").join(f.as_str().unwrap()))
+        .collect();
+    let ours = to_vec_f32(&p.load_pixels(&files).unwrap());
+    let (ref_px, _) = read_f32(&exp, "pixel_values");
+    let perr = max_abs_diff(&ours, &ref_px);
+    eprintln!("{NAME}: preprocessing max abs err {perr:.2e}");
+    assert!(perr < 1e-5, "{NAME}: pixels differ by {perr}");
+
     // Logits = 100 · cos.
     let img = p.model.encode_image(ref_pixels(&exp), &NoHook).unwrap();
     let txt = p.model.encode_text(&ids, &NoHook).unwrap();
