@@ -186,3 +186,56 @@ fn bench_ground_runs_without_the_reference() {
         "{out}"
     );
 }
+
+/// An official-form TransVG checkpoint (`torch.save({'model', 'epoch', 'args'})`, F16, the
+/// `tiny` shapes with a 32-word vocabulary; tools/fixtures/build_grounding.py) through
+/// `vladapt convert` and `vladapt ground predict --json`: the box equals the float64 PyTorch
+/// reference TransVG's within 1e-4 (canvas-normalised) / 1e-4 · 128 px.
+#[test]
+fn predict_on_a_converted_official_checkpoint_matches_pytorch() {
+    let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grounding/transvg-pth");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("model");
+    std::fs::create_dir(&dir).unwrap();
+    let o = vladapt(&[
+        "convert",
+        fx.join("checkpoint.pth").to_str().unwrap(),
+        dir.join("model.safetensors").to_str().unwrap(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("\"model\""), "{out}");
+    for f in ["grounding_config.json", "vocab.txt"] {
+        std::fs::copy(fx.join(f), dir.join(f)).unwrap();
+    }
+    let exp: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.join("expected.json")).unwrap()).unwrap();
+    let o = vladapt(&[
+        "ground",
+        "predict",
+        "--model",
+        dir.to_str().unwrap(),
+        "--image",
+        fx.join("image.png").to_str().unwrap(),
+        "--text",
+        exp["text"].as_str().unwrap(),
+        "--json",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let diff = |key: &str| -> f64 {
+        let a = got[key].as_array().unwrap();
+        let b = exp[key].as_array().unwrap();
+        assert_eq!(a.len(), 4, "{key}");
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x.as_f64().unwrap() - y.as_f64().unwrap()).abs())
+            .fold(0.0, f64::max)
+    };
+    let dc = diff("box_canvas_cxcywh");
+    let dp = diff("box_xyxy");
+    eprintln!("converted TransVG: canvas box max err {dc:.2e}, pixel box max err {dp:.2e}");
+    assert!(dc < 1e-4, "canvas box differs by {dc}: {out}");
+    assert!(dp < 1e-4 * 128.0, "pixel box differs by {dp}: {out}");
+}

@@ -22,5 +22,8 @@ pub use error::{ImageError, ImageLimits};
 pub use image::RgbImage;
 pub use preprocess::{center_crop, resized_size, CropRounding, Preprocess};
 pub use rand_chacha::ChaCha8Rng;
-pub use resize::{resize_bicubic, resize_bicubic_ordered, resize_window, PassOrder};
+pub use resize::{
+    resize_bicubic, resize_bicubic_ordered, resize_bilinear, resize_window, resize_window_filtered,
+    Filter, PassOrder,
+};
 pub use tensor::{to_chw_normalised, CLIP_MEAN, CLIP_STD};

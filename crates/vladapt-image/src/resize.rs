@@ -1,5 +1,6 @@
-//! Bicubic resampling that reproduces Pillow's `Image.resize(size, Image.BICUBIC)` bit for bit:
-//! Keys cubic with a = -0.5, support widened by the scale factor when downscaling
+//! Bicubic and bilinear resampling that reproduce Pillow's `Image.resize(size, Image.BICUBIC)`
+//! / `Image.resize(size, Image.BILINEAR)` bit for bit: Keys cubic with a = -0.5 (support 2) or
+//! the triangle `max(0, 1 − |x|)` (support 1), support widened by the scale factor when downscaling
 //! (antialiasing), coefficients normalised then quantised to 22-bit fixed point, a horizontal
 //! pass then a vertical pass, each rounded and clipped to 8 bits.
 use image::RgbImage;
@@ -17,6 +18,31 @@ fn bicubic(x: f64) -> f64 {
         (((x - 5.0) * x + 8.0) * x - 4.0) * A
     } else {
         0.0
+    }
+}
+
+/// Pillow's 8-bit resampling filters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// `Image.BICUBIC`: Keys cubic, a = −0.5, support 2.
+    Bicubic,
+    /// `Image.BILINEAR`: triangle `max(0, 1 − |x|)`, support 1 (antialiased when shrinking).
+    Bilinear,
+}
+
+impl Filter {
+    fn support(self) -> f64 {
+        match self {
+            Filter::Bicubic => 2.0,
+            Filter::Bilinear => 1.0,
+        }
+    }
+
+    fn eval(self, x: f64) -> f64 {
+        match self {
+            Filter::Bicubic => bicubic(x),
+            Filter::Bilinear => (1.0 - x.abs()).max(0.0),
+        }
     }
 }
 
@@ -42,10 +68,10 @@ impl Coeffs {
 
 /// Pillow `precompute_coeffs` + `normalize_coeffs_8bpc` for the full box `[0, in_size)`,
 /// evaluated for output pixels `first .. first + count` of `out_size` only.
-fn precompute(in_size: u64, out_size: u64, first: u64, count: usize) -> Coeffs {
+fn precompute(filter: Filter, in_size: u64, out_size: u64, first: u64, count: usize) -> Coeffs {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
-    let support = 2.0 * filterscale;
+    let support = filter.support() * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
     let mut bounds = Vec::with_capacity(count);
     let mut weights = vec![0i32; count * ksize];
@@ -60,7 +86,7 @@ fn precompute(in_size: u64, out_size: u64, first: u64, count: usize) -> Coeffs {
         let n = xmax.saturating_sub(xmin).min(ksize);
         let mut ww = 0.0;
         for (x, kx) in k.iter_mut().enumerate().take(n) {
-            let w = bicubic((x as f64 + xmin as f64 - center + 0.5) * ss);
+            let w = filter.eval((x as f64 + xmin as f64 - center + 0.5) * ss);
             *kx = w;
             ww += w;
         }
@@ -94,11 +120,11 @@ fn identity(first: u64, count: usize) -> Coeffs {
 }
 
 /// Coefficients for output pixels `first .. first + count` of an axis resized `in_size → out`.
-fn axis(in_size: u32, out: u64, first: u64, count: usize) -> Coeffs {
+fn axis(filter: Filter, in_size: u32, out: u64, first: u64, count: usize) -> Coeffs {
     if u64::from(in_size) == out {
         identity(first, count)
     } else {
-        precompute(u64::from(in_size), out, first, count)
+        precompute(filter, u64::from(in_size), out, first, count)
     }
 }
 
@@ -206,6 +232,19 @@ pub fn resize_bicubic_ordered(img: &RgbImage, w: u32, h: u32, order: PassOrder) 
     resize_window(img, (u64::from(w), u64::from(h)), (0, 0, w, h), order)
 }
 
+/// Resize to `w`×`h` exactly as Pillow's `img.resize((w, h), Image.BILINEAR)` on an RGB image
+/// (the antialiased triangle filter; horizontal pass first, as Pillow ≤ 12 and as Pillow 13
+/// whenever the height does not shrink by more than twice the width's shrink).
+pub fn resize_bilinear(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    resize_window_filtered(
+        img,
+        (u64::from(w), u64::from(h)),
+        (0, 0, w, h),
+        PassOrder::HorizontalFirst,
+        Filter::Bilinear,
+    )
+}
+
 /// The window `(left, top, width, height)` of `img` resized to `size = (w, h)` with Pillow
 /// bicubic — bit-identical to resizing the whole image and cropping, but the work and memory
 /// are those of the window plus the source rows/columns it reads, so a 1×1,000,000 image
@@ -218,6 +257,17 @@ pub fn resize_window(
     window: (u64, u64, u32, u32),
     order: PassOrder,
 ) -> RgbImage {
+    resize_window_filtered(img, size, window, order, Filter::Bicubic)
+}
+
+/// [`resize_window`] with an explicit Pillow filter.
+pub fn resize_window_filtered(
+    img: &RgbImage,
+    size: (u64, u64),
+    window: (u64, u64, u32, u32),
+    order: PassOrder,
+    filter: Filter,
+) -> RgbImage {
     let (sw, sh) = img.dimensions();
     let (w, h) = size;
     let (left, top, cw, ch) = window;
@@ -229,8 +279,8 @@ pub fn resize_window(
     let vertical_first = order == PassOrder::Pillow13
         && h < u64::from(sh)
         && (i128::from(sh) - i128::from(h)) > 2 * (i128::from(sw) - i128::from(w));
-    let cx = axis(sw, w, left, cw as usize);
-    let cy = axis(sh, h, top, ch as usize);
+    let cx = axis(filter, sw, w, left, cw as usize);
+    let cy = axis(filter, sh, h, top, ch as usize);
     let (x0, x1) = cx.source_span();
     let (y0, y1) = cy.source_span();
     let raw = img.as_raw();

@@ -176,3 +176,25 @@ fn exif_orientations_are_ignored_like_pil_open() {
         );
     }
 }
+
+#[test]
+fn bilinear_resize_matches_pil_bit_for_bit() {
+    for (src, stem, w, h) in [
+        ("in_rgb_37x23.png", "rgb_37x23", 64, 40),
+        ("in_rgb_37x23.png", "rgb_37x23", 20, 13),
+        ("in_rgb_97x131.png", "rgb_97x131", 47, 64),
+        ("in_rgb_97x131.png", "rgb_97x131", 128, 100),
+    ] {
+        let got = vladapt_image::resize_bilinear(&load(src), w, h);
+        let name = format!("bilinear_{stem}_{w}x{h}.npy");
+        let (max, n) = compare_u8(&got, &Npy::read(&name), &name);
+        assert_eq!(
+            (max, n),
+            (0, 0),
+            "{name}: max level error {max} on {n} bytes"
+        );
+        // Bicubic differs from bilinear on these sizes (the filter is really switched).
+        let cubic = resize_bicubic(&load(src), w, h);
+        assert_ne!(cubic.as_raw(), got.as_raw(), "{name}");
+    }
+}

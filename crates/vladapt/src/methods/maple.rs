@@ -31,6 +31,7 @@ impl Maple {
         tok: &ClipTokenizer,
         device: &Device,
     ) -> Result<Self> {
+        clip.vision.vit_for("maple")?;
         let (wt, wv) = (clip.config.text.width, clip.config.vision.width);
         let max_depth = clip.config.text.layers.min(clip.config.vision.layers);
         if config.depth == 0 || config.depth > max_depth {

@@ -35,6 +35,7 @@ impl Mma {
     /// Adapters for blocks `adapter_start..=adapter_end` (1-based), Kaiming-normal fan-out
     /// weights and zero biases.
     pub fn new(config: MmaConfig, clip: &ClipModel, device: &Device) -> Result<Self> {
+        clip.vision.vit_for("mma")?;
         let (wt, wv) = (clip.config.text.width, clip.config.vision.width);
         let depth = clip.config.text.layers.min(clip.config.vision.layers);
         let end = if config.adapter_end == 0 {

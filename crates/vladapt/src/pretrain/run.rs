@@ -179,7 +179,7 @@ fn load_checkpoint(
             ),
         ));
     }
-    let mut params = ClipModel::random_init(model_cfg, train.seed, device)?.to_params();
+    let mut params = ClipModel::random_init(model_cfg, train.seed, device)?.to_params()?;
     params.load_values(&dir.join("params.safetensors"), device)?;
     let mut opt = Optimizer::new(optim_config(train), &params);
     let op = dir.join("optimizer.safetensors");
@@ -334,7 +334,7 @@ pub fn pretrain(
         let (st, p, o) = load_checkpoint(&ckpt, model_cfg, train, device)?;
         (p, o, st.epochs_done, st.step, st.epoch_losses)
     } else {
-        let p = ClipModel::random_init(model_cfg, train.seed, device)?.to_params();
+        let p = ClipModel::random_init(model_cfg, train.seed, device)?.to_params()?;
         let o = Optimizer::new(optim_config(train), &p);
         (p, o, 0, 0, Vec::new())
     };

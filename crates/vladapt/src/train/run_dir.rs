@@ -114,7 +114,7 @@ pub fn fingerprint(clip: &ClipModel) -> String {
     let mut cfg = clip.config.clone();
     cfg.layout = crate::models::clip::Layout::HuggingFace;
     eat(serde_json::to_string(&cfg).unwrap_or_default().as_bytes());
-    for t in [&clip.text.projection, &clip.vision.projection] {
+    for t in [&clip.text.projection, &clip.vision.projection()] {
         for v in to_vec_f32(t) {
             eat(&v.to_le_bytes());
         }

@@ -166,6 +166,55 @@ fn get_triple(path: &Path, obj: &serde_json::Value, key: &str) -> Result<Option<
     }
 }
 
+/// `model_cfg.vision_cfg.layers` given as a list (`[3, 4, 6, 3]`): the image tower is a
+/// `ModifiedResNet` with that many bottlenecks per stage; `None` for a ViT (a number).
+fn resnet_layers(path: &Path, v: &serde_json::Value) -> Result<Option<Vec<usize>>> {
+    let Some(serde_json::Value::Array(a)) = v.get("layers") else {
+        return Ok(None);
+    };
+    let bad = || {
+        VladaptError::config(
+            path,
+            format!(
+                "model_cfg.vision_cfg.layers = {}: a ResNet tower takes four positive block counts",
+                serde_json::Value::Array(a.clone())
+            ),
+        )
+    };
+    if a.len() != 4 {
+        return Err(bad());
+    }
+    a.iter()
+        .map(|n| {
+            n.as_u64()
+                .filter(|&n| n > 0)
+                .map(|n| n as usize)
+                .ok_or_else(bad)
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// The ResNet image-tower description of an OpenCLIP `open_clip_config.json`, `None` for a ViT.
+pub fn open_clip_resnet(path: &Path) -> Result<Option<super::resnet::ResNetDims>> {
+    let j = read_json(path)?;
+    let empty = serde_json::json!({});
+    let v = j
+        .get("model_cfg")
+        .and_then(|m| m.get("vision_cfg"))
+        .unwrap_or(&empty);
+    let Some(layers) = resnet_layers(path, v)? else {
+        return Ok(None);
+    };
+    let cfg = ClipConfig::from_open_clip_json(path)?;
+    Ok(Some(super::resnet::ResNetDims {
+        layers,
+        width: cfg.vision.width / 32,
+        heads: cfg.vision.heads,
+        image_size: cfg.vision.image_size,
+    }))
+}
+
 fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).map_err(|e| VladaptError::io(path, e))?;
     serde_json::from_str(&text)
@@ -269,12 +318,7 @@ impl ClipConfig {
             fields::check_fields(obj, section, table, &[], Unknown::Refuse)
                 .map_err(|msg| VladaptError::config(path, msg))?;
         }
-        if let Some(l) = v.get("layers").filter(|l| l.is_array()) {
-            return Err(VladaptError::config(
-                path,
-                format!("model_cfg.vision_cfg.layers = {l}: a ResNet (ModifiedResNet) image tower; vladapt's CLIP has ViT towers only"),
-            ));
-        }
+        let resnet = resnet_layers(path, v)?;
         let act = if m
             .get("quick_gelu")
             .and_then(|b| b.as_bool())
@@ -289,7 +333,7 @@ impl ClipConfig {
         let vratio = get_f64(path, v, "mlp_ratio", "model_cfg.vision_cfg", 4.0)?;
         let twidth = get_usize(path, t, "width", "model_cfg.text_cfg", 512)?;
         let tratio = get_f64(path, t, "mlp_ratio", "model_cfg.text_cfg", 4.0)?;
-        if !vwidth.is_multiple_of(head_width) {
+        if resnet.is_none() && !vwidth.is_multiple_of(head_width) {
             return Err(VladaptError::config(path, format!("model_cfg.vision_cfg: width {vwidth} is not a multiple of head_width {head_width}")));
         }
         let image_size = match v.get("image_size") {
@@ -316,15 +360,34 @@ impl ClipConfig {
             activation: act,
             eps: 1e-5,
         };
-        let vision = VisionConfig {
-            width: vwidth,
-            layers: get_usize(path, v, "layers", "model_cfg.vision_cfg", 12)?,
-            heads: vwidth / head_width,
-            intermediate: (vwidth as f64 * vratio) as usize,
-            image_size,
-            patch_size: get_usize(path, v, "patch_size", "model_cfg.vision_cfg", 16)?,
-            activation: act,
-            eps: 1e-5,
+        let vision = match &resnet {
+            // ModifiedResNet: the attention pool works at width 32·w on the (S/32)² grid, so
+            // `width`/`heads`/`patch_size`/`tokens()` describe the pool; `layers` counts blocks.
+            Some(blocks) => {
+                if !image_size.is_multiple_of(32) {
+                    return Err(VladaptError::config(path, format!("model_cfg.vision_cfg.image_size {image_size}: a ResNet image tower needs a multiple of 32")));
+                }
+                VisionConfig {
+                    width: 32 * vwidth,
+                    layers: blocks.iter().sum(),
+                    heads: 32 * vwidth / head_width,
+                    intermediate: 0,
+                    image_size,
+                    patch_size: 32,
+                    activation: act,
+                    eps: 1e-5,
+                }
+            }
+            None => VisionConfig {
+                width: vwidth,
+                layers: get_usize(path, v, "layers", "model_cfg.vision_cfg", 12)?,
+                heads: vwidth / head_width,
+                intermediate: (vwidth as f64 * vratio) as usize,
+                image_size,
+                patch_size: get_usize(path, v, "patch_size", "model_cfg.vision_cfg", 16)?,
+                activation: act,
+                eps: 1e-5,
+            },
         };
         let p = j.get("preprocess_cfg").unwrap_or(&empty);
         fields::check_fields(

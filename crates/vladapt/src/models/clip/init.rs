@@ -11,7 +11,7 @@
 //! (see [`super::save`]).
 use super::config::{ClipConfig, TextConfig, VisionConfig};
 use super::layers::{Attention, LayerNorm, Linear, ResidualBlock};
-use super::model::ClipModel;
+use super::model::{ClipModel, ImageTower};
 use super::text::TextTower;
 use super::vision::VisionTower;
 use crate::methods::Params;
@@ -191,14 +191,15 @@ impl ClipModel {
         };
         Ok(Self {
             text,
-            vision,
+            vision: ImageTower::Vit(vision),
             logit_scale: INIT_LOGIT_SCALE,
             config: config.clone(),
         })
     }
 
     /// Every weight as a flat named [`Params`] set (internal layout, see the module docs).
-    pub fn to_params(&self) -> Params {
+    /// A ResNet image tower has no such set (it is loaded, never trained from scratch).
+    pub fn to_params(&self) -> Result<Params> {
         let mut ps = Params::new();
         let device = self.text.token_embedding.device();
         ps.push("logit_scale", &[1], vec![self.logit_scale], &device);
@@ -208,7 +209,7 @@ impl ClipModel {
         push_blocks(&mut ps, "text", &t.blocks);
         push_ln(&mut ps, "text.ln_final", &t.ln_final);
         ps.push_tensor("text.projection", t.projection.clone());
-        let v = &self.vision;
+        let v = self.vision.vit_for("to_params")?;
         ps.push_tensor("vision.patch_weight", v.patch_weight.clone());
         ps.push_tensor("vision.class_embedding", v.class_embedding.clone());
         ps.push_tensor("vision.position_embedding", v.position_embedding.clone());
@@ -216,7 +217,7 @@ impl ClipModel {
         push_blocks(&mut ps, "vision", &v.blocks);
         push_ln(&mut ps, "vision.ln_post", &v.ln_post);
         ps.push_tensor("vision.projection", v.projection.clone());
-        ps
+        Ok(ps)
     }
 
     /// Rebuild a model from a [`Params`] set made by [`to_params`](Self::to_params) (values may be
@@ -247,7 +248,7 @@ impl ClipModel {
         let logit_scale = to_vec_f32(&params.get::<1>("logit_scale"))[0];
         Ok(Self {
             text,
-            vision,
+            vision: ImageTower::Vit(vision),
             logit_scale,
             config: config.clone(),
         })

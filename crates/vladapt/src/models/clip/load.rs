@@ -1,7 +1,8 @@
 //! Loading a CLIP from a directory in the Hugging Face or OpenCLIP layout. The files present
 //! decide the layout; every tensor is checked against the configuration.
 use super::config::{ClipConfig, Layout};
-use super::model::ClipModel;
+use super::model::{ClipModel, ImageTower};
+use super::resnet::ResNetTower;
 use super::text::TextTower;
 use super::vision::VisionTower;
 use crate::tensor_io::WeightStore;
@@ -79,7 +80,7 @@ pub fn detect(dir: &Path) -> Result<ModelFiles> {
 
 /// Tensors that checkpoints carry but the model does not need (buffers).
 fn ignorable(name: &str) -> bool {
-    name.ends_with("position_ids") || name == "attn_mask"
+    name.ends_with("position_ids") || name == "attn_mask" || name.ends_with("num_batches_tracked")
 }
 
 /// Load a CLIP from `dir` onto `device`.
@@ -98,11 +99,21 @@ pub fn load_clip(dir: &Path, device: &Device) -> Result<ClipModel> {
     let (text, vision) = match files.layout {
         Layout::HuggingFace => (
             TextTower::load_hf(&store, &config.text, p, device)?,
-            VisionTower::load_hf(&store, &config.vision, p, device)?,
+            ImageTower::Vit(VisionTower::load_hf(&store, &config.vision, p, device)?),
         ),
         Layout::OpenClip => (
             TextTower::load_open_clip(&store, &config.text, p, device)?,
-            VisionTower::load_open_clip(&store, &config.vision, p, device)?,
+            match super::config::open_clip_resnet(&files.config)? {
+                Some(dims) => {
+                    ImageTower::ResNet(ResNetTower::load_open_clip(&store, &dims, p, device)?)
+                }
+                None => ImageTower::Vit(VisionTower::load_open_clip(
+                    &store,
+                    &config.vision,
+                    p,
+                    device,
+                )?),
+            },
         ),
     };
     let logit_scale = store.get_f32("logit_scale", &[])?[0];

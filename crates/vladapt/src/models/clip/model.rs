@@ -1,9 +1,10 @@
 //! The two-tower CLIP model: `logits = exp(logit_scale) · cos(image, text)`.
 use super::config::ClipConfig;
 use super::hooks::TowerHook;
+use super::resnet::ResNetTower;
 use super::text::TextTower;
 use super::vision::VisionTower;
-use crate::Result;
+use crate::{Result, VladaptError};
 use burn::tensor::Tensor;
 
 /// A frozen CLIP.
@@ -11,8 +12,8 @@ use burn::tensor::Tensor;
 pub struct ClipModel {
     /// Text tower.
     pub text: TextTower,
-    /// Vision tower.
-    pub vision: VisionTower,
+    /// Image tower (ViT or ModifiedResNet).
+    pub vision: ImageTower,
     /// The stored (log) logit scale; the multiplier is `exp(logit_scale)` (100 for OpenAI CLIP).
     pub logit_scale: f32,
     /// Configuration.
@@ -40,6 +41,48 @@ impl ClipModel {
         l2_normalize(image_features)
             .matmul(l2_normalize(text_features).transpose())
             .mul_scalar(self.scale())
+    }
+}
+
+/// The image tower: a ViT (every method) or an OpenAI `ModifiedResNet` (methods that only
+/// need `encode_image`: zero-shot, linear probe, CoOp, CoCoOp, CLIP-Adapter).
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum ImageTower {
+    /// Vision transformer.
+    Vit(VisionTower),
+    /// `ModifiedResNet` with attention pooling.
+    ResNet(ResNetTower),
+}
+
+impl ImageTower {
+    /// Unnormalised features `[B, proj]`. The hook only reaches a ViT's blocks; methods that
+    /// hook the image tower (MaPLe, MMA) refuse a ResNet when they are built ([`Self::vit_for`]).
+    pub fn forward(&self, pixels: Tensor<4>, hook: &dyn TowerHook) -> Result<Tensor<2>> {
+        match self {
+            Self::Vit(v) => v.forward(pixels, hook),
+            Self::ResNet(r) => r.forward(pixels),
+        }
+    }
+
+    /// The ViT, or an error naming `method` and the ResNet's `vision_cfg.layers`.
+    pub fn vit_for(&self, method: &str) -> Result<&VisionTower> {
+        match self {
+            Self::Vit(v) => Ok(v),
+            Self::ResNet(r) => Err(VladaptError::Invalid(format!(
+                "{method} needs a ViT image tower; this model's image tower is a ResNet \
+                 (vision_cfg.layers = {:?})",
+                r.dims.layers
+            ))),
+        }
+    }
+
+    /// The final projection weight `[width, proj]` (ViT `proj`, ResNet attention-pool `c_proj`).
+    pub fn projection(&self) -> Tensor<2> {
+        match self {
+            Self::Vit(v) => v.projection.clone(),
+            Self::ResNet(r) => r.projection.weight.clone(),
+        }
     }
 }
 

@@ -86,7 +86,7 @@ fn push_block(out: &mut Named, prefix: &str, b: &ResidualBlock) {
 
 impl ClipModel {
     /// All weights under their Hugging Face `CLIPModel` names and layouts.
-    pub fn hf_tensors(&self) -> Named {
+    pub fn hf_tensors(&self) -> Result<Named> {
         let mut out: Named = Vec::new();
         let t = &self.text;
         let tc = &t.config;
@@ -110,7 +110,7 @@ impl ClipModel {
             vec![p, tc.width],
             transpose(&to_vec_f32(&t.projection), tc.width, p),
         ));
-        let v = &self.vision;
+        let v = self.vision.vit_for("saving in the Hugging Face layout")?;
         let vc = &v.config;
         let ps = vc.patch_size;
         out.push((
@@ -139,7 +139,7 @@ impl ClipModel {
             transpose(&to_vec_f32(&v.projection), vc.width, p),
         ));
         out.push(("logit_scale".into(), vec![], vec![self.logit_scale]));
-        out
+        Ok(out)
     }
 
     /// transformers `CLIPConfig` JSON for this model.
@@ -204,7 +204,7 @@ impl ClipModel {
         std::fs::create_dir_all(&tmp).map_err(|e| VladaptError::io(&tmp, e))?;
         save_safetensors_atomic(
             &tmp.join("model.safetensors"),
-            &self.hf_tensors(),
+            &self.hf_tensors()?,
             Some([("format".to_string(), "pt".to_string())].into()),
         )?;
         write_json(&tmp.join("config.json"), &self.hf_config_json())?;

@@ -95,11 +95,13 @@ pub struct Prepared {
     pub letterbox: Letterbox,
 }
 
-/// Resize (bilinear, as TransVG's `F.resize`), normalise and centre-pad `img` onto `canvas²`.
+/// Resize (PIL-exact bilinear, as TransVG's `F.resize`), normalise and centre-pad `img` onto `canvas²`.
 pub fn prepare(img: &RgbImage, canvas: u32) -> Result<Prepared> {
     let lb = Letterbox::new(img.width(), img.height(), canvas)?;
     let (rw, rh) = lb.resized;
-    let resized = image::imageops::resize(img, rw, rh, image::imageops::FilterType::Triangle);
+    // PIL `Image.BILINEAR` (antialiased triangle), bit-exact, as torchvision's `F.resize` on the
+    // PIL image does; a same-size resize is an exact copy.
+    let resized = vladapt_image::resize_bilinear(img, rw, rh);
     let chw = vladapt_image::to_chw_normalised(&resized, &IMAGENET_MEAN, &IMAGENET_STD);
     let c = canvas as usize;
     let (l, t) = (lb.offset.0 as usize, lb.offset.1 as usize);
