@@ -112,8 +112,35 @@ fn pop_mark(stack: &mut Vec<V>) -> Result<Vec<V>, String> {
     Ok(items)
 }
 
+/// Charge the size of `v` (values + data bytes) against `budget`; memo PUT/GET copy whole values,
+/// so without this a few hundred bytes of nested memo references expand exponentially.
+fn charge(v: &V, budget: &mut usize) -> Result<(), String> {
+    let cost = 1 + match v {
+        V::Str(s) | V::Global(s, _) => s.len(),
+        V::Bytes(b) => b.len(),
+        _ => 0,
+    };
+    *budget = budget.checked_sub(cost).ok_or_else(|| {
+        "memo references expand beyond the pickle's size bound (refusing a memo bomb)".to_string()
+    })?;
+    match v {
+        V::Tuple(items) | V::List(items) => items.iter().try_for_each(|i| charge(i, budget)),
+        V::Reduce(f, a) => {
+            charge(f, budget)?;
+            a.iter().try_for_each(|i| charge(i, budget))
+        }
+        V::Build(a, b) => {
+            charge(a, budget)?;
+            charge(b, budget)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn run(bytes: &[u8]) -> Result<V, String> {
     let mut r = Reader { b: bytes, pos: 0 };
+    // Memo copies may total at most 16x the input plus a small constant.
+    let mut copy_budget = bytes.len().saturating_mul(16).saturating_add(4096);
     let mut stack: Vec<V> = Vec::new();
     let mut memo: HashMap<u64, V> = HashMap::new();
     loop {
@@ -180,20 +207,23 @@ fn run(bytes: &[u8]) -> Result<V, String> {
             }
             0x94 => {
                 let top = stack.last().cloned().ok_or("MEMOIZE on empty stack")?;
+                charge(&top, &mut copy_budget)?;
                 memo.insert(memo.len() as u64, top);
             }
             b'q' | b'r' => {
                 let k = if op == b'q' { r.u8()? as u64 } else { r.le(4)? };
                 let top = stack.last().cloned().ok_or("PUT on empty stack")?;
+                charge(&top, &mut copy_budget)?;
                 memo.insert(k, top);
             }
             b'h' | b'j' => {
                 let k = if op == b'h' { r.u8()? as u64 } else { r.le(4)? };
-                stack.push(
-                    memo.get(&k)
-                        .cloned()
-                        .ok_or_else(|| format!("memo {k} missing"))?,
-                )
+                let v = memo
+                    .get(&k)
+                    .cloned()
+                    .ok_or_else(|| format!("memo {k} missing"))?;
+                charge(&v, &mut copy_budget)?;
+                stack.push(v)
             }
             0x93 => {
                 let name = pop(&mut stack)?;
@@ -338,8 +368,11 @@ pub fn parse_numpy_pickle(bytes: &[u8]) -> Result<NdArray, String> {
         little_endian: order != ">",
         data,
     };
-    let n: usize = arr.shape.iter().product();
-    if arr.itemsize() == 0 || n * arr.itemsize() != arr.data.len() {
+    let bytes = arr
+        .shape
+        .iter()
+        .try_fold(arr.itemsize(), |acc, d| acc.checked_mul(*d));
+    if arr.itemsize() == 0 || bytes != Some(arr.data.len()) {
         return Err(format!(
             "shape {:?} of dtype {} does not match {} data bytes",
             arr.shape,

@@ -119,6 +119,19 @@ pub fn load_csv(csv: &Path) -> Result<Dataset, DataError> {
             }
             v
         } else {
+            // Without names, each label up to the largest becomes a class: refuse a label no row
+            // count can justify (a typo such as 10000000000 would allocate that many names).
+            if n > parsed.len() {
+                return Err(DataError::format(
+                    "CSV",
+                    csv,
+                    format!(
+                        "label {} but only {} rows: numeric labels must be 0..number of classes (or add classnames.txt beside the CSV)",
+                        n - 1,
+                        parsed.len()
+                    ),
+                ));
+            }
             (0..n).map(|i| i.to_string()).collect()
         };
         (names, labels)
