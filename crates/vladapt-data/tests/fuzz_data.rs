@@ -171,7 +171,12 @@ fn mutated_csv_lists_never_panic_and_errors_name_the_file() {
                     .chain(&d.split.val)
                     .chain(&d.split.test)
                 {
-                    assert!(s.label < n, "label {} of {n} classes", s.label);
+                    assert!(
+                        s.label < n,
+                        "label {} of {n} classes in {:?}",
+                        s.label,
+                        String::from_utf8_lossy(&std::fs::read(&p).unwrap())
+                    );
                 }
             }
         }
@@ -358,4 +363,53 @@ fn csv_with_a_huge_numeric_label_is_refused_without_allocating_by_it() {
         e.contains("list.csv") && e.contains("label 10000000000 but only 2 rows"),
         "{e}"
     );
+}
+
+#[test]
+fn csv_with_label_usize_max_is_refused() {
+    // Found by the fuzzer: usize::MAX + 1 wrapped to 0 classes and the CSV was accepted.
+    let dir = common::TempDir::new("fuzz");
+    let p = write(
+        dir.path(),
+        "max.csv",
+        b"a.png,0\nb.png,18446744073709551615\n",
+    );
+    let e = load_csv(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("max.csv") && e.contains("but only 2 rows"),
+        "{e}"
+    );
+}
+
+#[test]
+fn split_file_with_label_usize_max_is_refused() {
+    let dir = common::TempDir::new("fuzz");
+    let p = write(
+        dir.path(),
+        "split_zhou_Max.json",
+        br#"{"train": [["a.png", 0, "a"], ["b.png", 18446744073709551615, "b"]], "val": [], "test": []}"#,
+    );
+    let e = read_split_file(&p)
+        .and_then(|sf| split_from_file(&sf, dir.path(), &p))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("split_zhou_Max.json") && e.contains("label 1 never occurs"),
+        "{e}"
+    );
+}
+
+#[test]
+fn pickle_with_an_empty_or_non_ascii_dtype_code_is_refused() {
+    // Found by the fuzzer: the itemsize of dtype code "" or "é8" sliced a string inside a char.
+    for code in ["", "\u{e9}8", "i"] {
+        let a = vladapt_data::fetch::pickle::NdArray {
+            shape: vec![1],
+            dtype: code.into(),
+            little_endian: true,
+            data: vec![0; 8],
+        };
+        assert_eq!(a.itemsize(), 0, "{code:?}");
+        assert!(a.to_i64().is_err());
+    }
 }

@@ -18,7 +18,10 @@ pub struct NdArray {
 impl NdArray {
     /// Bytes per element from the dtype code.
     pub fn itemsize(&self) -> usize {
-        self.dtype[1..].parse().unwrap_or(0)
+        self.dtype
+            .get(1..)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
     }
 
     /// Elements as i64 (integer dtypes `u1..u8`, `i1..i8`).

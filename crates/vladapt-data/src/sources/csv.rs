@@ -100,7 +100,11 @@ pub fn load_csv(csv: &Path) -> Result<Dataset, DataError> {
             .iter()
             .map(|(_, _, l, _)| l.parse().unwrap_or(0))
             .collect();
-        let n = labels.iter().max().map(|m| m + 1).unwrap_or(0);
+        let n = labels
+            .iter()
+            .max()
+            .map(|m| m.saturating_add(1))
+            .unwrap_or(0);
         let names_file = base.join("classnames.txt");
         let names = if names_file.is_file() {
             let t = std::fs::read_to_string(&names_file)
