@@ -1,12 +1,14 @@
 //! Fuzzing on stable Rust of the checkpoint readers and the tokenizer: mutated safetensors
 //! files, mutated `config.json` / `open_clip_config.json`, arbitrary UTF-8 and bytes through the
-//! tokenizer. Property: never a panic; errors name the file. Deterministic; bounded by
+//! tokenizer, mutated `adapter_config.json` loaded onto the tiny model with its adapter (seeds in
+//! `fixtures/fuzz/adapter_config/`). Property: never a panic; errors name the file. Deterministic; bounded by
 //! `VLADAPT_FUZZ_ITERS` (default 1000 per target). Long run:
 //! `VLADAPT_FUZZ_ITERS=300000 cargo test --release -p vladapt --test fuzz_inputs`.
 mod common;
 use common::fixtures;
 use vladapt::models::clip::ClipConfig;
 use vladapt::tensor_io::SafetensorsFile;
+use vladapt::train::run_dir::{load_adapter, AdapterConfig};
 use vladapt_tokenizer::ClipTokenizer;
 
 struct Rng(u64);
@@ -144,5 +146,40 @@ fn arbitrary_text_never_panics_the_tokenizer() {
         };
         let ids = tok.tokenize_batch(&[text.as_str()], 77);
         assert_eq!(ids[0].len(), 77);
+    });
+}
+
+#[test]
+fn mutated_adapter_configs_never_panic_and_errors_name_the_file() {
+    let seeds = fixtures().join("fuzz/adapter_config");
+    let seed = std::fs::read(seeds.join("adapter_config.json")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        seeds.join("adapter.safetensors"),
+        dir.path().join("adapter.safetensors"),
+    )
+    .unwrap();
+    let device = vladapt::device::default_device();
+    let pipe =
+        vladapt::models::clip::ClipPipeline::load(&fixtures().join("models/tiny-hf"), &device)
+            .unwrap();
+    // The unmutated seed loads onto the model it was trained on.
+    std::fs::write(dir.path().join("adapter_config.json"), &seed).unwrap();
+    load_adapter(dir.path(), &pipe).unwrap();
+    run("adapter_config", |it, rng| {
+        std::fs::write(
+            dir.path().join("adapter_config.json"),
+            mutate(&seed, rng, seed.len()),
+        )
+        .unwrap();
+        match AdapterConfig::load(dir.path()) {
+            Err(e) => assert!(e.to_string().contains("adapter_config.json"), "{e}"),
+            // Every 8th accepted mutant is also built onto the model (method, classes, weights):
+            // it may be refused, but must not panic.
+            Ok(_) if it % 8 == 0 => {
+                let _ = load_adapter(dir.path(), &pipe);
+            }
+            Ok(_) => {}
+        }
     });
 }

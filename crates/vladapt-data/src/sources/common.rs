@@ -185,8 +185,13 @@ pub fn split_from_file(
         val: conv(&sf.val, "val")?,
         test: conv(&sf.test, "test")?,
     };
-    let n = names.keys().next_back().map(|m| m + 1).unwrap_or(0);
-    let mut classnames = Vec::with_capacity(n);
+    let n = names
+        .keys()
+        .next_back()
+        .map(|m| m.saturating_add(1))
+        .unwrap_or(0);
+    // Capacity from the names found, not from the largest label (a label can be any number).
+    let mut classnames = Vec::with_capacity(names.len());
     for l in 0..n {
         match names.remove(&l) {
             Some(c) => classnames.push(c),

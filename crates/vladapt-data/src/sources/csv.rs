@@ -100,7 +100,11 @@ pub fn load_csv(csv: &Path) -> Result<Dataset, DataError> {
             .iter()
             .map(|(_, _, l, _)| l.parse().unwrap_or(0))
             .collect();
-        let n = labels.iter().max().map(|m| m + 1).unwrap_or(0);
+        let n = labels
+            .iter()
+            .max()
+            .map(|m| m.saturating_add(1))
+            .unwrap_or(0);
         let names_file = base.join("classnames.txt");
         let names = if names_file.is_file() {
             let t = std::fs::read_to_string(&names_file)
@@ -119,6 +123,19 @@ pub fn load_csv(csv: &Path) -> Result<Dataset, DataError> {
             }
             v
         } else {
+            // Without names, each label up to the largest becomes a class: refuse a label no row
+            // count can justify (a typo such as 10000000000 would allocate that many names).
+            if n > parsed.len() {
+                return Err(DataError::format(
+                    "CSV",
+                    csv,
+                    format!(
+                        "label {} but only {} rows: numeric labels must be 0..number of classes (or add classnames.txt beside the CSV)",
+                        n - 1,
+                        parsed.len()
+                    ),
+                ));
+            }
             (0..n).map(|i| i.to_string()).collect()
         };
         (names, labels)

@@ -149,7 +149,13 @@ impl AdapterConfig {
     pub fn load(dir: &Path) -> Result<Self> {
         let p = dir.join("adapter_config.json");
         let text = std::fs::read_to_string(&p).map_err(|e| VladaptError::io(&p, e))?;
-        serde_json::from_str(&text).map_err(|e| VladaptError::config(&p, e.to_string()))
+        let cfg: Self =
+            serde_json::from_str(&text).map_err(|e| VladaptError::config(&p, e.to_string()))?;
+        // The same ranges as a run config given to `train`, for the method the adapter is built with.
+        let mut run = cfg.run.clone();
+        run.method = cfg.method.clone();
+        run.validate().map_err(|m| VladaptError::config(&p, m))?;
+        Ok(cfg)
     }
 
     /// Check that `clip` is the base model this adapter was trained on.
