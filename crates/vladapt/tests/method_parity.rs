@@ -253,6 +253,8 @@ fn official_parameter_counts_for_vit_b16() {
         ..Default::default()
     }));
     assert!(err.contains("depth"), "{err}");
+    // ... and say how to fix it for this model (12 layers here).
+    assert!(err.contains("--set maple:method.depth=12"), "{err}");
     let err = build_err(MethodConfig::Mma(MmaConfig {
         adapter_start: 14,
         ..Default::default()
