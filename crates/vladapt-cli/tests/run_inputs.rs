@@ -9,31 +9,6 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// A 4-class world task (2 train, 1 val, 1 test image per class) in `dir/task`.
-fn task(dir: &Path) -> std::path::PathBuf {
-    let task = dir.join("task");
-    let o = vladapt(&[
-        "world",
-        "task",
-        "--out",
-        &s(&task),
-        "--classes",
-        "4",
-        "--class-kind",
-        "colour",
-        "--style",
-        "cast",
-        "--train-per-class",
-        "2",
-        "--val-per-class",
-        "1",
-        "--test-per-class",
-        "1",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    task
-}
-
 /// `vladapt train` CoOp on the tiny model for one epoch, with extra arguments.
 fn train(task: &Path, run: &Path, seed: &str, extra: &[&str]) -> std::process::Output {
     let model = fixtures().join("models/tiny-hf");
@@ -69,7 +44,7 @@ fn eval_of_a_run_trained_on_a_vladapt_dataset_task() {
     // Failed before: the run records the task's name (`world_cast`), which eval looked up as a
     // built-in dataset ("unknown dataset").
     let tmp = TempDir::new("eval-run");
-    let task = task(tmp.path());
+    let task = colour_task(tmp.path());
     let run = tmp.path().join("run");
     let o = train(&task, &run, "1", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -87,7 +62,7 @@ fn eval_of_a_run_trained_on_a_vladapt_dataset_task() {
 fn finished_run_with_a_different_config_is_refused_until_overwrite() {
     // Failed before: a finished run in --output printed the old run's result and exited 0.
     let tmp = TempDir::new("rerun");
-    let task = task(tmp.path());
+    let task = colour_task(tmp.path());
     let run = tmp.path().join("run");
     let o = train(&task, &run, "1", &[]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -147,7 +122,7 @@ fn poison_first_tensor(path: &Path) -> String {
 fn nan_in_a_run_adapter_is_refused_naming_the_tensor() {
     // Failed before: predict printed NaN% with exit 0.
     let tmp = TempDir::new("nan-adapter");
-    let task = task(tmp.path());
+    let task = colour_task(tmp.path());
     let run = tmp.path().join("run");
     let o = train(&task, &run, "1", &[]);
     assert!(o.status.success(), "{}", stderr(&o));

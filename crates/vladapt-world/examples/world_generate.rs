@@ -8,7 +8,10 @@ use vladapt_world::{generate_pretrain, generate_task, Style, TaskSpec, WorldOpti
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let out = PathBuf::from(args.get(1).map(String::as_str).unwrap_or("/tmp/world"));
+    let out = args
+        .get(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("world"));
     let n: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1000);
     let style: Style = args
         .get(3)

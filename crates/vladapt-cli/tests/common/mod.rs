@@ -159,8 +159,8 @@ pub fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &[u8]) -> (
     (status, body)
 }
 
-/// Train a 4-class CoOp run (1 epoch, 2 shots) on a generated colour task into `run`.
-pub fn train_colour_run(tmp: &Path, run: &Path) {
+/// A 4-class world colour task (2 train, 1 val, 1 test image per class) in `tmp/task`.
+pub fn colour_task(tmp: &Path) -> PathBuf {
     let task = tmp.join("task");
     let o = vladapt(&[
         "world",
@@ -181,6 +181,12 @@ pub fn train_colour_run(tmp: &Path, run: &Path) {
         "1",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    task
+}
+
+/// Train a 4-class CoOp run (1 epoch, 2 shots) on a generated colour task into `run`.
+pub fn train_colour_run(tmp: &Path, run: &Path) {
+    let task = colour_task(tmp);
     let model = fixtures().join("models/tiny-hf");
     let o = vladapt(&[
         "train",
