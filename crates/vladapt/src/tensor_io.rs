@@ -255,6 +255,14 @@ impl WeightStore {
         self.location.contains_key(name)
     }
 
+    /// The shape of `name` as stored (`None` when absent).
+    pub fn shape(&self, name: &str) -> Result<Option<Vec<usize>>> {
+        match self.location.get(name) {
+            Some(&idx) => self.files[idx].shape(name),
+            None => Ok(None),
+        }
+    }
+
     /// Read `name` as f32 and check its shape equals `expected`.
     pub fn get_f32(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
         let idx = *self

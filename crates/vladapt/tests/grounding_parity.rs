@@ -239,3 +239,72 @@ fn autodiff_device_gives_the_same_boxes_and_gradients_reach_a_hook() {
     let g = p.grad(&grads).expect("the hook's tensor gets a gradient");
     assert!(to_vec_f32(&g).iter().any(|v| v.abs() > 0.0));
 }
+
+#[test]
+fn in_memory_tensors_rebuild_the_same_model_and_take_gradients() {
+    // A model loaded from a file, materialised into flat tensors and rebuilt from them
+    // (what a training step does with autodiff-tracked weights) gives the fixture's boxes.
+    let dev = Device::flex().autodiff();
+    let cfg = transvg_config();
+    let w = Weights::open(&dir("transvg").join("model.safetensors"), Layout::TransVg).unwrap();
+    let Fixture { batch, io, .. } = transvg(&dev);
+    let mut flat = w.materialise(&dev).unwrap();
+    for (name, _, t) in flat.iter_mut() {
+        if name == "bbox_embed.layers.2.bias" {
+            *t = t.clone().require_grad();
+        }
+    }
+    let tracked = flat
+        .iter()
+        .find(|(n, _, _)| n == "bbox_embed.layers.2.bias")
+        .map(|(_, _, t)| t.clone())
+        .expect("the head bias is in the file");
+    let rebuilt = Weights::from_tensors("<in memory>", flat);
+    let model = TransVg::load(&rebuilt.root(), &cfg, &dev).unwrap();
+    let boxes = model.forward(&batch).unwrap();
+    let d_box = max_abs_diff(&to_vec_f32(&boxes), &read_f32(&io, "boxes").0);
+    assert!(d_box < 1e-4, "rebuilt boxes differ by {d_box}");
+    let grads = boxes.sum().backward();
+    let g = tracked
+        .grad(&grads)
+        .expect("a tracked tensor gets a gradient");
+    assert_eq!(g.dims(), [4]);
+    // A wrong shape is named.
+    let bad = Weights::from_tensors(
+        "<in memory>",
+        vec![("x".into(), vec![2, 3], Tensor::<1>::zeros([6], &dev))],
+    );
+    let err = bad
+        .root()
+        .tensor::<2>("x", [3, 2], &dev)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains('x') && err.contains("[2, 3]"), "{err}");
+}
+
+#[test]
+fn grounding_method_splits_trainable_tensors_and_keeps_the_boxes() {
+    use vladapt::methods::grounding::{GroundingMethod, GroundingMethodConfig};
+    let dev = Device::flex();
+    let cfg = transvg_config();
+    let w = Weights::open(&dir("transvg").join("model.safetensors"), Layout::TransVg).unwrap();
+    let Fixture { batch, io, .. } = transvg(&dev);
+    let m = GroundingMethod::new(&cfg, &w, GroundingMethodConfig::Transvg, &dev).unwrap();
+    let boxes = m.forward(&batch).unwrap();
+    let d_box = max_abs_diff(&to_vec_f32(&boxes), &read_f32(&io, "boxes").0);
+    assert!(d_box < 1e-4, "boxes differ by {d_box}");
+    // Frozen: the stem, layer1 and every BN tensor; trainable: the rest the model reads.
+    assert!(m
+        .frozen()
+        .iter()
+        .any(|(n, _, _)| n.ends_with("layer1.0.conv1.weight")));
+    assert!(m
+        .frozen()
+        .iter()
+        .all(|(n, _, _)| !n.starts_with("bbox_embed")));
+    assert!(m
+        .params()
+        .entries()
+        .iter()
+        .all(|p| !p.name.contains(".bn") && !p.name.contains("layer1.")));
+}

@@ -8,6 +8,7 @@ pub mod clip_adapter;
 pub mod cocoop;
 pub mod config;
 pub mod coop;
+pub mod grounding;
 pub mod init;
 pub mod linear_probe;
 pub mod maple;

@@ -73,6 +73,16 @@ impl Params {
         });
     }
 
+    /// Add a flat tensor `[numel]` with its logical shape.
+    pub fn push_tensor_flat(&mut self, name: impl Into<String>, shape: &[usize], value: Tensor<1>) {
+        debug_assert_eq!(value.dims()[0], shape.iter().product::<usize>());
+        self.entries.push(Param {
+            name: name.into(),
+            shape: shape.to_vec(),
+            value,
+        });
+    }
+
     /// All entries.
     pub fn entries(&self) -> &[Param] {
         &self.entries

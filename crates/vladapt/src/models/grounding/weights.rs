@@ -183,7 +183,16 @@ enum Source {
         /// `None`: hand out without keeping a copy (benchmarks).
         made: Option<RefCell<Vec<NamedTensor>>>,
     },
+    /// In-memory tensors by canonical name, each stored flat (`[numel]`) with its logical shape
+    /// — e.g. trainable tensors tracked by autodiff, rebuilt into modules at every step.
+    Tensors {
+        map: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
+        label: std::path::PathBuf,
+    },
 }
+
+/// A flat tensor with its canonical name and logical shape (see [`Weights::from_tensors`]).
+pub type FlatTensor = (String, Vec<usize>, Tensor<1>);
 
 impl Weights {
     /// Open a safetensors file holding `layout`.
@@ -242,11 +251,70 @@ impl Weights {
         }
     }
 
-    /// The tensors a random source handed out (empty for a file).
+    /// The tensors a random source handed out (empty for a file or in-memory tensors).
     pub fn into_tensors(self) -> Vec<NamedTensor> {
         match self.source {
             Source::Random { made, .. } => made.map(RefCell::into_inner).unwrap_or_default(),
-            Source::File { .. } => Vec::new(),
+            Source::File { .. } | Source::Tensors { .. } => Vec::new(),
+        }
+    }
+
+    /// In-memory tensors by canonical name (flat values + logical shape). Modules read them
+    /// with the same shape checks as from a file; the tensors are shared, not copied, so a
+    /// training step can rebuild the model from autodiff-tracked values at no cost.
+    pub fn from_tensors(label: impl Into<std::path::PathBuf>, tensors: Vec<FlatTensor>) -> Self {
+        Self {
+            source: Source::Tensors {
+                map: tensors
+                    .into_iter()
+                    .map(|(name, shape, t)| (name, (shape, t)))
+                    .collect(),
+                label: label.into(),
+            },
+            layout: Layout::TransVg,
+        }
+    }
+
+    /// Every tensor of this source under its canonical name, flat, on `device` (a file: all of
+    /// its tensors except ignorable heads; a random source: what it handed out so far).
+    pub fn materialise(&self, device: &Device) -> Result<Vec<FlatTensor>> {
+        let flat = |name: String, shape: Vec<usize>, vals: Vec<f32>| {
+            let n = vals.len();
+            (
+                name,
+                shape,
+                Tensor::from_data(TensorData::new(vals, [n]), device),
+            )
+        };
+        match &self.source {
+            Source::File { store, names } => names
+                .iter()
+                .filter(|(c, _)| !ignorable(self.layout, c))
+                .map(|(canonical, file_name)| {
+                    let shape =
+                        store
+                            .shape(file_name)?
+                            .ok_or_else(|| VladaptError::MissingTensor {
+                                path: store.label().to_path_buf(),
+                                name: file_name.clone(),
+                            })?;
+                    let vals = store.get_f32(file_name, &shape)?;
+                    Ok(flat(canonical.clone(), shape, vals))
+                })
+                .collect(),
+            Source::Random { made, .. } => Ok(made
+                .as_ref()
+                .map(|m| {
+                    m.borrow()
+                        .iter()
+                        .map(|(n, s, v)| flat(n.clone(), s.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()),
+            Source::Tensors { map, .. } => Ok(map
+                .iter()
+                .map(|(n, (s, t))| (n.clone(), s.clone(), t.clone()))
+                .collect()),
         }
     }
 
@@ -275,6 +343,7 @@ impl Weights {
         match &self.source {
             Source::File { store, .. } => store.label(),
             Source::Random { .. } => Path::new("<random weights>"),
+            Source::Tensors { label, .. } => label,
         }
     }
 
@@ -366,6 +435,7 @@ impl<'a> View<'a> {
             Source::File { names, .. } => names.contains_key(&self.key(leaf)),
             // A random source writes attention in the official packed form (`in_proj_weight`).
             Source::Random { .. } => leaf == "in_proj_weight",
+            Source::Tensors { map, .. } => map.contains_key(&self.key(leaf)),
         }
     }
 
@@ -397,6 +467,23 @@ impl<'a> View<'a> {
                     }
                     None => Ok(Tensor::from_data(TensorData::new(vals, shape), device)),
                 }
+            }
+            Source::Tensors { map, label } => {
+                let Some((actual, t)) = map.get(&canonical) else {
+                    return Err(VladaptError::MissingTensor {
+                        path: label.clone(),
+                        name: canonical,
+                    });
+                };
+                if actual.as_slice() != shape.as_slice() {
+                    return Err(VladaptError::ShapeMismatch {
+                        path: label.clone(),
+                        name: canonical,
+                        actual: actual.clone(),
+                        expected: shape.to_vec(),
+                    });
+                }
+                Ok(t.clone().reshape(shape))
             }
         }
     }
