@@ -20,6 +20,9 @@ enum GroundCmd {
     Predict(PredictArgs),
     /// Write a model directory with seeded random weights for a preset.
     Init(InitArgs),
+    /// One forward/backward (TransVG or MMCA) on given images, expressions and boxes, written
+    /// to safetensors: boxes, L1/GIoU/total loss, every gradient, the visual-encoder output.
+    InspectStep(super::ground_inspect::InspectStepArgs),
 }
 
 #[derive(Args)]
@@ -62,6 +65,7 @@ pub fn run(a: GroundArgs) -> Result<()> {
     match a.cmd {
         GroundCmd::Predict(p) => predict(p),
         GroundCmd::Init(i) => init(i),
+        GroundCmd::InspectStep(i) => super::ground_inspect::run(i),
     }
 }
 

@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod bench_dataset;
 pub mod bench_ground;
+pub mod bench_train_ground;
 pub mod classify;
 pub mod convert;
 pub mod data;
@@ -9,6 +10,7 @@ pub mod demo;
 pub mod embed;
 pub mod embed_dataset;
 pub mod ground;
+pub mod ground_inspect;
 pub mod pretrain;
 pub mod protocol;
 pub mod serve;

@@ -1,6 +1,7 @@
 //! Training: loss, optimisers, schedules, the loop, checkpoints, evaluation.
 pub mod config;
 pub mod eval;
+pub mod grounding_loss;
 pub mod inspect;
 pub mod loss;
 pub mod optim;
