@@ -177,6 +177,17 @@ pub(crate) fn check_entries(
     (samples, problems)
 }
 
+/// Orders problems by position in the file (`file` first, then by line / entry number).
+pub(crate) fn sort_problems(problems: &mut [Problem]) {
+    problems.sort_by_key(|p| {
+        p.sample
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .map_or(0, |n| n + 1)
+    });
+}
+
 /// The error a loader returns for the problems of a file: the first few named, with the total
 /// per kind.
 pub(crate) fn problems_error(what: &'static str, file: &Path, problems: &[Problem]) -> DataError {

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::entries::{check_entries, problems_error, Problem, ProblemKind, RawEntry, SizeCache};
+use super::entries::{
+    check_entries, problems_error, sort_problems, Problem, ProblemKind, RawEntry, SizeCache,
+};
 use super::GroundingSample;
 use crate::error::DataError;
 
@@ -68,6 +70,7 @@ pub(crate) fn check_jsonl(
     let (entries, mut problems) = read_jsonl_entries(path, image_root)?;
     let (samples, more) = check_entries(path, entries, &mut SizeCache::default());
     problems.extend(more);
+    sort_problems(&mut problems);
     Ok((samples, problems))
 }
 

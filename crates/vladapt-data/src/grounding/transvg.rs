@@ -9,7 +9,9 @@
 //! `x2 = x + w`, `y2 = y + h` for the COCO-based sets).
 use std::path::{Path, PathBuf};
 
-use super::entries::{check_entries, problems_error, Problem, ProblemKind, RawEntry, SizeCache};
+use super::entries::{
+    check_entries, problems_error, sort_problems, Problem, ProblemKind, RawEntry, SizeCache,
+};
 use super::GroundingSample;
 use crate::error::DataError;
 use crate::pickle::Object;
@@ -286,6 +288,7 @@ pub(crate) fn check_split(
     let (entries, mut problems) = read_split_entries(file, image_root, kind)?;
     let (samples, more) = check_entries(file, entries, &mut SizeCache::default());
     problems.extend(more);
+    sort_problems(&mut problems);
     Ok((samples, problems))
 }
 
