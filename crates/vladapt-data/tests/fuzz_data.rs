@@ -300,6 +300,55 @@ fn mutated_pth_checkpoints_never_panic_and_errors_name_the_file() {
     });
 }
 
+#[test]
+fn mutated_grounding_split_files_and_jsonl_never_panic_and_name_the_file() {
+    use vladapt_data::grounding::{
+        load_grounding_jsonl, load_transvg_split, verify_grounding_jsonl, verify_transvg,
+        GroundingSplitKind,
+    };
+    let fix = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grounding-data");
+    let seeds: Vec<Vec<u8>> = [
+        "data/unc/unc_train.pth",
+        "data/unc/unc_val.pth",
+        "data/flickr/flickr_train.pth",
+        "data/referit/referit_train.pth",
+        "data_bad/unc/unc_train.pth",
+        "data_bad/unc/unc_val.pth",
+    ]
+    .iter()
+    .map(|n| std::fs::read(fix.join(n)).unwrap())
+    .collect();
+    let jsonl = br#"{"image": "a.png", "expression": "the man", "box": [1, 2, 30, 25], "id": 1}
+{"image": "b.png", "expression": "left", "box": [0.5, 0, 24, 36], "width": 24, "height": 36}
+"#;
+    let dir = common::TempDir::new("fuzz-ground");
+    let ln_data = fix.join("ln_data");
+    run("grounding", |it, rng| {
+        let kind = GroundingSplitKind::ALL[it % GroundingSplitKind::ALL.len()];
+        let data = dir.path().join("data");
+        let file = kind.split_file(&data, "train");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, mutate(&seeds[it % seeds.len()], rng)).unwrap();
+        match verify_transvg(&data, &ln_data, kind, Some("train")) {
+            Ok(r) => {
+                for p in r.files.iter().flat_map(|f| &f.problems) {
+                    assert_eq!(p.file, file);
+                }
+            }
+            Err(e) => names_file(&e, &file),
+        }
+        if let Err(e) = load_transvg_split(&file, &ln_data.join(kind.image_subdir()), kind) {
+            names_file(&e, &file);
+        }
+        let j = write(dir.path(), "g.jsonl", &mutate(jsonl, rng));
+        let image_root = ln_data.join("referit/images");
+        if let Err(e) = load_grounding_jsonl(&j, Some(&image_root)) {
+            names_file(&e, &j);
+        }
+        let _ = verify_grounding_jsonl(&j, Some(&image_root));
+    });
+}
+
 // ---- memory: declared sizes are checked against the input before allocating ----
 
 #[test]
