@@ -98,10 +98,12 @@ impl Checker {
             .column_by_name("id")
             .and_then(|c| c.as_string_opt::<i32>())
             .ok_or_else(|| bad("id"))?;
+        // Image tables have `path`, text tables `text` (the digest covers whichever).
         let paths = b
             .column_by_name("path")
+            .or_else(|| b.column_by_name("text"))
             .and_then(|c| c.as_string_opt::<i32>())
-            .ok_or_else(|| bad("path"))?;
+            .ok_or_else(|| bad("path/text"))?;
         let dim = match b.column_by_name("embedding").map(|c| c.data_type().clone()) {
             Some(DataType::FixedSizeList(_, d)) => d as usize,
             _ => return Err(bad("embedding")),

@@ -7,6 +7,7 @@
 //! | `row`       | `UInt64`, not null                          | position in the input list (0-based)      |
 //! | `id`        | `Utf8`, not null                            | the manifest id (unique)                  |
 //! | `path`      | `Utf8`, not null                            | the image file (`file#i` for IDX images)  |
+//! | (`text`)    | `Utf8`, not null                            | text tables: the embedded text, in place of `path` |
 //! | `label`     | `Int64`, nullable                           | the label when the input has one          |
 //! | `embedding` | `FixedSizeList<Float32 or Float16, D>`, not null | L2-normalised embedding, `D` = projection dim |
 //!
@@ -52,13 +53,49 @@ impl Dtype {
     }
 }
 
-/// The table schema for embeddings of `dim` values; `meta` goes to the `vladapt` metadata key.
+/// What a table holds: image embeddings (third column `path`) or text embeddings (`text`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    /// One row per image; the third column is `path`.
+    Images,
+    /// One row per text (caption, class prompt); the third column is `text`.
+    Texts,
+}
+
+impl TableKind {
+    /// Name of the third column: `path` or `text`.
+    pub fn column(self) -> &'static str {
+        match self {
+            TableKind::Images => "path",
+            TableKind::Texts => "text",
+        }
+    }
+
+    /// The third column's value for `item` (its path, or its text — which must be present).
+    pub fn second(self, item: &crate::manifest::Item) -> Result<String> {
+        match self {
+            TableKind::Images => Ok(item.path()),
+            TableKind::Texts => item.text.clone().ok_or_else(|| TableError::Invalid {
+                name: "text row",
+                reason: format!("row `{}` has no text", item.id),
+            }),
+        }
+    }
+}
+
+/// The image table schema for embeddings of `dim` values; `meta` goes to the `vladapt`
+/// metadata key.
 pub fn schema(dim: usize, dtype: Dtype, meta: &str) -> SchemaRef {
+    schema_of(TableKind::Images, dim, dtype, meta)
+}
+
+/// The schema of a [`TableKind`] table: `row`, `id`, `path` or `text`, `label`, `embedding`.
+pub fn schema_of(kind: TableKind, dim: usize, dtype: Dtype, meta: &str) -> SchemaRef {
     let item = Arc::new(Field::new("item", dtype.arrow(), false));
     let fields = vec![
         Field::new("row", DataType::UInt64, false),
         Field::new("id", DataType::Utf8, false),
-        Field::new("path", DataType::Utf8, false),
+        Field::new(kind.column(), DataType::Utf8, false),
         Field::new("label", DataType::Int64, true),
         Field::new(
             "embedding",
@@ -85,7 +122,7 @@ pub struct Rows {
     pub rows: Vec<u64>,
     /// Ids.
     pub ids: Vec<String>,
-    /// Paths.
+    /// Paths (text tables: the texts).
     pub paths: Vec<String>,
     /// Labels.
     pub labels: Vec<Option<i64>>,

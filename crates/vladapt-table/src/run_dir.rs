@@ -7,7 +7,7 @@
 //! a killed shard resumes from its first missing part.
 use crate::error::{Result, TableError};
 use crate::manifest::Item;
-use crate::parquet_io::{write_atomic, Rows, TableWriter};
+use crate::parquet_io::{write_atomic, Rows, TableKind, TableWriter};
 use crate::shard::{Partition, Shard};
 use arrow_schema::SchemaRef;
 use serde::{Deserialize, Serialize};
@@ -27,15 +27,35 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// A plan for `items`.
+    /// A plan for `items` (images: the digest covers each row's path).
     pub fn new(items: &[Item], part_size: usize, settings: serde_json::Value) -> Result<Self> {
-        Partition::new(items.len(), part_size)?;
+        Self::scan(
+            items.iter().cloned().map(Ok),
+            TableKind::Images,
+            part_size,
+            settings,
+        )
+    }
+
+    /// A plan from rows read one at a time (pass 1 of a streamed manifest: memory does not grow
+    /// with the input). The digest covers `(row, id, path)` for images and `(row, id, text)`
+    /// for texts.
+    pub fn scan(
+        items: impl Iterator<Item = Result<Item>>,
+        kind: TableKind,
+        part_size: usize,
+        settings: serde_json::Value,
+    ) -> Result<Self> {
+        Partition::new(0, part_size)?;
         let mut d = Digest::default();
-        for (row, it) in items.iter().enumerate() {
-            d.add(row as u64, &it.id, &it.path());
+        let mut total = 0usize;
+        for it in items {
+            let it = it?;
+            d.add(total as u64, &it.id, &kind.second(&it)?);
+            total += 1;
         }
         Ok(Plan {
-            total: items.len(),
+            total,
             part_size,
             digest: d.hex(),
             settings,

@@ -5,7 +5,8 @@
 //!    `vladapt bench embed` measures it), in the same run — target ≥ 0.95;
 //! 2. N concurrent shard processes + merge vs one process: the merged tables compared byte for byte;
 //! 3. peak RSS of `embed-dataset run` at two dataset sizes (default 10k and 100k rows, tiny images,
-//!    a small model): the pixel/embedding buffers are bounded by batch × prefetch and one part.
+//!    a small model): the manifest is streamed (never held), pixel/embedding buffers are bounded
+//!    by batch × prefetch and one part, so the two peaks should be equal up to noise.
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};

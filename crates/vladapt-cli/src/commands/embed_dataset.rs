@@ -2,22 +2,29 @@
 //! Parquet part files — sharded (`--shard i/N`, Kubernetes `JOB_COMPLETION_INDEX`, Slurm
 //! `SLURM_ARRAY_TASK_ID`), resumable, with per-image failures in sidecar files — then merge and
 //! verify. The embedding is the one `vladapt embed` computes ([`ClipPipeline::image_embeddings`]),
-//! or an adapter's image features (L2-normalised) with `--run`.
+//! or an adapter's image features (L2-normalised) with `--run`. Optionally also a manifest's
+//! caption column (`--text-column`, into OUT/texts) and class prompts (`--class-prompts`, into
+//! OUT/class_prompts) through the frozen text tower, sharded and resumable the same way.
+//!
+//! A manifest is read twice and never held in memory: pass 1 counts and digests its rows (the
+//! plan), pass 2 streams the rows of this shard's pending parts into the model
+//! ([`BatchStream`]), so peak memory does not depend on the number of rows.
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 use vladapt::methods::AdaptMethod;
 use vladapt::models::clip::{l2_normalize, ClipPipeline};
 use vladapt::tensor_io::to_vec_f32;
 use vladapt::train::run_dir::load_adapter;
-use vladapt_data::{load_dataset, Loader, LoaderConfig, Sample};
+use vladapt_data::{format_template, load_dataset, open_rgb, DataError, ImageRef, Sample};
 use vladapt_table::parquet_io::SchemaRef;
 use vladapt_table::{
-    items_from_samples, merge, read_manifest, schema, verify_merged, verify_parts, Dtype,
-    ErrorRecord, Item, Plan, Rows, RunDir, Shard,
+    items_from_samples, merge, schema_of, verify_merged, verify_parts, BatchStream, Dtype,
+    ErrorRecord, Item, ManifestReader, Plan, Rows, RunDir, Shard, TableKind,
 };
 
 /// Arguments of `vladapt embed-dataset`.
@@ -58,6 +65,24 @@ pub struct RunArgs {
     /// Dataset split: train, val, test or all (train, val, test in that order).
     #[arg(long, default_value = "all")]
     split: String,
+    /// Also embed this text column of the manifest (e.g. `caption`) into OUT/texts (frozen
+    /// CLIP text tower; row k = manifest row k).
+    #[arg(long, requires = "manifest")]
+    text_column: Option<String>,
+    /// Also embed the class prompts (template filled with each class name) into
+    /// OUT/class_prompts: the classes of --dataset, or of --classnames.
+    #[arg(long)]
+    class_prompts: bool,
+    /// Class names for --class-prompts with a manifest: a text file, one name per line.
+    #[arg(long)]
+    classnames: Option<PathBuf>,
+    /// Prompt template for --class-prompts, `{}` = class name (default: the dataset's, else
+    /// "a photo of a {}.").
+    #[arg(long)]
+    template: Option<String>,
+    /// Embed only the texts (--text-column / --class-prompts), not the images.
+    #[arg(long)]
+    no_images: bool,
     /// Output folder (plan.json, parts/, then embeddings.parquet after the merge).
     #[arg(long)]
     out: PathBuf,
@@ -124,22 +149,50 @@ pub fn run(a: EmbedDatasetArgs) -> Result<()> {
     match a.command {
         EmbedDatasetCmd::Run(r) => run_shard(*r),
         EmbedDatasetCmd::Merge(m) => {
-            let run = RunDir::load(&m.out)?;
-            let s = merge(&run, m.npy)?;
-            println!("{}", summary_json(&run, &s));
+            let out = for_each_table(&m.out, |run| {
+                let s = merge(run, m.npy)?;
+                Ok(summary_json(run, &s))
+            })?;
+            println!("{out}");
             Ok(())
         }
         EmbedDatasetCmd::Verify(v) => {
-            let run = RunDir::load(&v.out)?;
-            let s = if v.parts {
-                verify_parts(&run)?
-            } else {
-                verify_merged(&run)?
-            };
-            println!("{}", summary_json(&run, &s));
+            let out = for_each_table(&v.out, |run| {
+                let s = if v.parts {
+                    verify_parts(run)?
+                } else {
+                    verify_merged(run)?
+                };
+                Ok(summary_json(run, &s))
+            })?;
+            println!("{out}");
             Ok(())
         }
     }
+}
+
+/// Sub-folders of OUT holding text tables.
+const TEXT_TABLES: [&str; 2] = ["texts", "class_prompts"];
+
+/// Apply `f` to the image table in OUT (when planned) and to each text table under it; the
+/// image summary is the top level, text summaries go under their folder's name.
+fn for_each_table(
+    out: &Path,
+    f: impl Fn(&RunDir) -> Result<serde_json::Value>,
+) -> Result<serde_json::Value> {
+    let planned = |d: &Path| d.join(vladapt_table::run_dir::PLAN_FILE).is_file();
+    let mut json = if planned(out) || TEXT_TABLES.iter().all(|t| !planned(&out.join(t))) {
+        f(&RunDir::load(out)?)?
+    } else {
+        serde_json::json!({})
+    };
+    for t in TEXT_TABLES {
+        let d = out.join(t);
+        if planned(&d) {
+            json[t] = f(&RunDir::load(&d)?)?;
+        }
+    }
+    Ok(json)
 }
 
 fn summary_json(run: &RunDir, s: &vladapt_table::Summary) -> serde_json::Value {
@@ -149,20 +202,56 @@ fn summary_json(run: &RunDir, s: &vladapt_table::Summary) -> serde_json::Value {
     })
 }
 
-/// The input rows and a description of where they come from.
-fn items(a: &RunArgs) -> Result<(Vec<Item>, String)> {
-    if let Some(m) = &a.manifest {
-        return Ok((read_manifest(m)?, format!("manifest:{}", m.display())));
+/// Where a table's rows come from: streamed from a manifest (pass 1 plans, pass 2 embeds, no
+/// per-row memory), or a list in memory (dataset readers, class prompts).
+#[derive(Clone)]
+enum Source {
+    Manifest {
+        path: PathBuf,
+        text_column: Option<String>,
+    },
+    Items(Arc<Vec<Item>>),
+}
+
+type RowIter = Box<dyn Iterator<Item = vladapt_table::Result<Item>> + Send>;
+
+impl Source {
+    /// The rows, in order, from the start.
+    fn rows(&self) -> Result<RowIter> {
+        Ok(match self {
+            Source::Manifest { path, text_column } => {
+                Box::new(ManifestReader::open(path, text_column.as_deref())?)
+            }
+            Source::Items(items) => {
+                let items = items.clone();
+                Box::new((0..items.len()).map(move |i| Ok(items[i].clone())))
+            }
+        })
     }
-    let (Some(name), Some(root)) = (&a.dataset, &a.root) else {
-        bail!("give --manifest FILE or --dataset NAME --root DIR");
-    };
+}
+
+/// One table to fill: images into OUT, or texts into OUT/texts, OUT/class_prompts.
+struct Job {
+    kind: TableKind,
+    name: &'static str,
+    out: PathBuf,
+    source: Source,
+    settings: serde_json::Value,
+}
+
+/// The dataset's samples of `--split`, checked for repeated images.
+fn dataset_items(
+    a: &RunArgs,
+    name: &str,
+    root: &Path,
+) -> Result<(Vec<Item>, vladapt_data::Dataset)> {
     let ds = load_dataset(name, root)?;
+    let split = ds.split.clone();
     let samples: Vec<Sample> = match a.split.as_str() {
-        "train" => ds.split.train,
-        "val" => ds.split.val,
-        "test" => ds.split.test,
-        "all" => [ds.split.train, ds.split.val, ds.split.test].concat(),
+        "train" => split.train,
+        "val" => split.val,
+        "test" => split.test,
+        "all" => [split.train, split.val, split.test].concat(),
         other => bail!("--split {other}: expected train, val, test or all"),
     };
     let items = items_from_samples(&samples, root);
@@ -175,10 +264,116 @@ fn items(a: &RunArgs) -> Result<(Vec<Item>, String)> {
             a.split
         );
     }
-    Ok((
-        items,
-        format!("dataset:{name}:{}:{}", root.display(), a.split),
-    ))
+    Ok((items, ds))
+}
+
+/// The tables this invocation fills.
+fn jobs(a: &RunArgs, dtype: Dtype) -> Result<Vec<Job>> {
+    let common = |source: String| {
+        serde_json::json!({
+            "source": source,
+            "model": a.model,
+            "adapter": a.run,
+            "batch_size": a.batch_size,
+            "dtype": dtype.name(),
+        })
+    };
+    let mut jobs = Vec::new();
+    let mut classes: Option<(Vec<String>, String)> = None;
+    if let Some(m) = &a.manifest {
+        let src = format!("manifest:{}", m.display());
+        if !a.no_images {
+            jobs.push(Job {
+                kind: TableKind::Images,
+                name: "images",
+                out: a.out.clone(),
+                source: Source::Manifest {
+                    path: m.clone(),
+                    text_column: None,
+                },
+                settings: common(src.clone()),
+            });
+        }
+        if let Some(c) = &a.text_column {
+            let mut settings = common(src);
+            settings["text_column"] = c.clone().into();
+            settings["adapter"] = serde_json::Value::Null;
+            jobs.push(Job {
+                kind: TableKind::Texts,
+                name: "texts",
+                out: a.out.join("texts"),
+                source: Source::Manifest {
+                    path: m.clone(),
+                    text_column: Some(c.clone()),
+                },
+                settings,
+            });
+        }
+    } else {
+        let (Some(name), Some(root)) = (&a.dataset, &a.root) else {
+            bail!("give --manifest FILE or --dataset NAME --root DIR");
+        };
+        let (items, ds) = dataset_items(a, name, root)?;
+        if !a.no_images {
+            jobs.push(Job {
+                kind: TableKind::Images,
+                name: "images",
+                out: a.out.clone(),
+                source: Source::Items(Arc::new(items)),
+                settings: common(format!("dataset:{name}:{}:{}", root.display(), a.split)),
+            });
+        }
+        classes = Some((ds.classnames, ds.template));
+    }
+    if a.class_prompts {
+        let (names, template) = match (&a.classnames, classes) {
+            (Some(f), _) => {
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| anyhow::anyhow!("--classnames {}: {e}", f.display()))?;
+                let names: Vec<String> = text
+                    .lines()
+                    .map(|l| l.trim().to_string())
+                    .filter(|l| !l.is_empty())
+                    .collect();
+                (names, "a photo of a {}.".to_string())
+            }
+            (None, Some(c)) => c,
+            (None, None) => {
+                bail!("--class-prompts needs --dataset, or --classnames FILE with a manifest")
+            }
+        };
+        let template = a.template.clone().unwrap_or(template);
+        if !template.contains("{}") {
+            bail!("--template `{template}` has no `{{}}` for the class name");
+        }
+        if names.is_empty() {
+            bail!("--class-prompts: no class names");
+        }
+        let items: Vec<Item> = names
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Item {
+                id: c.clone(),
+                image: ImageRef::File(PathBuf::new()),
+                label: Some(i as i64),
+                text: Some(format_template(&template, c)),
+            })
+            .collect();
+        let mut settings = common("class_prompts".into());
+        settings["template"] = template.into();
+        settings["adapter"] = serde_json::Value::Null;
+        jobs.push(Job {
+            kind: TableKind::Texts,
+            name: "class_prompts",
+            out: a.out.join("class_prompts"),
+            source: Source::Items(Arc::new(items)),
+            settings,
+        });
+    }
+    if jobs.is_empty() {
+        bail!("--no-images leaves nothing to embed: add --text-column or --class-prompts");
+    }
+    Ok(jobs)
 }
 
 fn shard_of(a: &RunArgs) -> Result<Shard> {
@@ -189,13 +384,14 @@ fn shard_of(a: &RunArgs) -> Result<Shard> {
     })
 }
 
-/// The image tower: frozen CLIP, or a trained adapter's image features.
+/// The towers: frozen CLIP, or a trained adapter's image features.
 struct Embedder {
     pipe: ClipPipeline,
     method: Option<Box<dyn AdaptMethod>>,
 }
 
 impl Embedder {
+    /// `[n, D]` image embeddings of `n` preprocessed CHW images, concatenated.
     fn embed(&self, flat: Vec<f32>, n: usize) -> Result<Vec<f32>> {
         let px = self.pipe.pixels_from_flat(flat, n);
         let emb = match &self.method {
@@ -203,6 +399,12 @@ impl Embedder {
             Some(m) => l2_normalize(m.image_features(&self.pipe.model, px)?),
         };
         Ok(to_vec_f32(&emb))
+    }
+
+    /// `[n, D]` text embeddings (frozen CLIP text tower, L2-normalised).
+    fn embed_texts(&self, texts: &[String]) -> Result<Vec<f32>> {
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_str()).collect();
+        Ok(to_vec_f32(&self.pipe.text_features(&refs)?))
     }
 }
 
@@ -215,29 +417,24 @@ fn run_shard(a: RunArgs) -> Result<()> {
         );
     }
     let shard = shard_of(&a)?;
-    let (items, source) = items(&a)?;
-    if items.is_empty() {
-        bail!("{source}: no images to embed");
-    }
     let dtype = if a.fp16 { Dtype::F16 } else { Dtype::F32 };
-    let settings = serde_json::json!({
-        "source": source,
-        "model": a.model,
-        "adapter": a.run,
-        "batch_size": a.batch_size,
-        "dtype": dtype.name(),
-    });
-    let run = RunDir::open(&a.out, Plan::new(&items, a.part_size, settings.clone())?)?;
-    let pt = run.plan.partition();
-    let mine = pt.shard_parts(shard);
-    let pending = run.pending(shard);
-    run.remove_stale_temp(&pending);
-    tracing::info!(
-        "shard {shard}: parts {mine:?} of {}, {} already done, {} to embed",
-        pt.num_parts(),
-        mine.len() - pending.len(),
-        pending.len()
-    );
+    // Pass 1 for every table: count and digest the rows (streamed), open or check the plan.
+    let mut planned = Vec::new();
+    for job in jobs(&a, dtype)? {
+        let plan = Plan::scan(
+            job.source.rows()?,
+            job.kind,
+            a.part_size,
+            job.settings.clone(),
+        )?;
+        if plan.total == 0 {
+            bail!("{}: no rows to embed", job.settings["source"]);
+        }
+        let run = RunDir::open(&job.out, plan)?;
+        let pending = run.pending(shard);
+        run.remove_stale_temp(&pending);
+        planned.push((job, run, pending));
+    }
 
     let device = super::device(&a.device)?;
     let pipe = ClipPipeline::load(&a.model, &device)?;
@@ -247,74 +444,180 @@ fn run_shard(a: RunArgs) -> Result<()> {
     };
     let emb = Embedder { pipe, method };
 
-    // The loader runs over the pending parts back to back; every part but the input's last
-    // holds a whole number of batches, so batches are the same as in an unsharded run.
-    let mut rows_of: Vec<usize> = Vec::new();
-    for &p in &pending {
-        rows_of.extend(pt.part_rows(p));
+    let mut out = serde_json::json!({});
+    for (job, run, pending) in planned {
+        let mut v = embed_table(&a, &emb, shard, dtype, &job, &run, &pending)?;
+        if shard.count == 1 && !a.no_merge {
+            let s = merge(&run, a.npy)?;
+            v["merged"] = summary_json(&run, &s);
+        }
+        if job.kind == TableKind::Images {
+            for (k, x) in v.as_object().cloned().unwrap_or_default() {
+                out[k] = x;
+            }
+        } else {
+            out[job.name] = v;
+        }
     }
-    let samples: Vec<Sample> = rows_of
-        .iter()
-        .map(|&r| Sample {
-            image: items[r].image.clone(),
-            label: 0,
-        })
-        .collect();
-    let pre = emb.pipe.preprocess.clone();
-    let cfg = LoaderConfig {
-        skip_decode_errors: true,
-        prefetch: a.prefetch.max(1),
-        limits: emb.pipe.limits,
-        ..LoaderConfig::eval(a.batch_size)
-    };
-    let loader = Loader::try_new(samples, cfg, move |img, _| pre.apply(img))?;
-    let bar = progress_bar(rows_of.len() as u64, shard, !a.no_progress);
-    let sch = table_schema(&emb, dtype, &a)?;
+    println!("{out}");
+    Ok(())
+}
+
+/// Pass 2: embed this shard's pending parts of one table, streaming its rows.
+fn embed_table(
+    a: &RunArgs,
+    emb: &Embedder,
+    shard: Shard,
+    dtype: Dtype,
+    job: &Job,
+    run: &RunDir,
+    pending: &[usize],
+) -> Result<serde_json::Value> {
+    let pt = run.plan.partition();
+    let mine = pt.shard_parts(shard);
+    tracing::info!(
+        "{} shard {shard}: parts {mine:?} of {}, {} already done, {} to embed",
+        job.name,
+        pt.num_parts(),
+        mine.len() - pending.len(),
+        pending.len()
+    );
+    let sch = table_schema(emb, job.kind, dtype, a)?;
     let dim = vladapt_table::parquet_io::embedding_dim(&sch).unwrap_or(0);
+    let todo: usize = pending.iter().map(|&p| pt.part_rows(p).len()).sum();
+    let bar = progress_bar(todo as u64, shard, job.name, !a.no_progress);
     let t0 = Instant::now();
+    let (embedded, failed) = match job.kind {
+        TableKind::Images => {
+            let pre = emb.pipe.preprocess.clone();
+            let limits = emb.pipe.limits;
+            let prepare = move |it: &Item| -> std::result::Result<Vec<f32>, String> {
+                let fail = |reason: String| {
+                    DataError::Image {
+                        image: it.image.to_string(),
+                        reason,
+                    }
+                    .to_string()
+                };
+                let img = open_rgb(&it.image, &limits).map_err(|e| e.to_string())?;
+                pre.apply(&img).map_err(|e| fail(e.to_string()))
+            };
+            let stream = BatchStream::start(
+                job.source.rows()?,
+                pt,
+                pending.to_vec(),
+                a.batch_size,
+                a.prefetch.max(1),
+                prepare,
+            )?;
+            fill_parts(a, run, job.kind, &sch, dim, pending, stream, &bar, |xs| {
+                let n = xs.len();
+                emb.embed(xs.concat(), n)
+            })?
+        }
+        TableKind::Texts => {
+            let stream = BatchStream::start(
+                job.source.rows()?,
+                pt,
+                pending.to_vec(),
+                a.batch_size,
+                a.prefetch.max(1),
+                |it: &Item| it.text.clone().ok_or_else(|| "no text".to_string()),
+            )?;
+            fill_parts(a, run, job.kind, &sch, dim, pending, stream, &bar, |xs| {
+                emb.embed_texts(&xs)
+            })?
+        }
+    };
+    bar.finish_and_clear();
+    let secs = t0.elapsed().as_secs_f64();
+    let mut v = serde_json::json!({
+        "shard": shard.to_string(),
+        "parts": mine.len(),
+        "parts_resumed": mine.len() - pending.len(),
+        "failed": failed,
+        "seconds": secs,
+        "images_per_s": if secs > 0.0 { (embedded + failed) as f64 / secs } else { 0.0 },
+        "peak_rss_mb": super::bench::peak_rss_mb(),
+    });
+    v[job.kind_count_key()] = embedded.into();
+    Ok(v)
+}
+
+impl Job {
+    /// `images` or `texts`: the key of the embedded count in the summary.
+    fn kind_count_key(&self) -> &'static str {
+        match self.kind {
+            TableKind::Images => "images",
+            TableKind::Texts => "texts",
+        }
+    }
+}
+
+/// Consume a batch stream: embed each batch, collect its part, write the part when it ends.
+/// Returns (embedded, failed).
+#[allow(clippy::too_many_arguments)]
+fn fill_parts<T: Send + 'static>(
+    a: &RunArgs,
+    run: &RunDir,
+    kind: TableKind,
+    sch: &SchemaRef,
+    dim: usize,
+    pending: &[usize],
+    stream: BatchStream<T>,
+    bar: &ProgressBar,
+    forward: impl Fn(Vec<T>) -> Result<Vec<f32>>,
+) -> Result<(usize, usize)> {
     let (mut rows, mut errors) = (Rows::default(), Vec::<ErrorRecord>::new());
-    let (mut next, mut filled, mut written, mut embedded, mut failed) = (0usize, 0usize, 0, 0, 0);
-    for b in loader.epoch(0) {
+    let (mut written, mut embedded, mut failed) = (0usize, 0usize, 0usize);
+    for b in stream {
         let b = b?;
-        let n = b.indices.len();
+        let mut inputs = Vec::with_capacity(b.items.len());
+        let mut ok = Vec::with_capacity(b.items.len());
+        for ((row, it), p) in b.items.into_iter().zip(b.prepared) {
+            match p {
+                Ok(x) => {
+                    inputs.push(x);
+                    ok.push((row, it));
+                }
+                Err(msg) => {
+                    errors.push(ErrorRecord {
+                        row,
+                        id: it.id.clone(),
+                        path: kind.second(&it).unwrap_or_default(),
+                        error: msg,
+                    });
+                    failed += 1;
+                    bar.inc(1);
+                }
+            }
+        }
+        let n = ok.len();
         if n > 0 {
-            let values = emb.embed(b.images, n)?;
+            let values = forward(inputs)?;
             if values.len() != n * dim {
                 bail!(
-                    "the model returned {} values for {n} images of width {dim}",
+                    "the model returned {} values for {n} inputs of width {dim}",
                     values.len()
                 );
             }
-            for &i in &b.indices {
-                let it = &items[rows_of[i]];
-                rows.rows.push(rows_of[i] as u64);
-                rows.ids.push(it.id.clone());
-                rows.paths.push(it.path());
+            for (row, it) in ok {
+                rows.rows.push(row);
+                rows.paths.push(kind.second(&it)?);
+                rows.ids.push(it.id);
                 rows.labels.push(it.label);
             }
             rows.values.extend(values);
+            embedded += n;
+            bar.inc(n as u64);
         }
-        for (i, msg) in &b.skipped {
-            let it = &items[rows_of[*i]];
-            errors.push(ErrorRecord {
-                row: rows_of[*i] as u64,
-                id: it.id.clone(),
-                path: it.path(),
-                error: msg.clone(),
-            });
-        }
-        errors.sort_by_key(|e| e.row);
-        embedded += n;
-        failed += b.skipped.len();
-        filled += n + b.skipped.len();
-        bar.inc((n + b.skipped.len()) as u64);
-        // A batch never straddles parts, so at most the current part completes here.
-        if next < pending.len() && filled == pt.part_rows(pending[next]).len() {
-            run.write_part(pending[next], &rows, &errors, &sch)?;
+        if b.ends_part {
+            if pending.get(written) != Some(&b.part) {
+                bail!("internal: part {} ended out of order", b.part);
+            }
+            run.write_part(b.part, &rows, &errors, sch)?;
             rows = Rows::default();
             errors.clear();
-            filled = 0;
-            next += 1;
             written += 1;
             if a.stop_after_parts == Some(written) {
                 bar.abandon();
@@ -322,41 +625,30 @@ fn run_shard(a: RunArgs) -> Result<()> {
             }
         }
     }
-    bar.finish_and_clear();
-    if next != pending.len() {
-        bail!("internal: {} of {} parts written", next, pending.len());
+    if written != pending.len() {
+        bail!("internal: {} of {} parts written", written, pending.len());
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let mut out = serde_json::json!({
-        "shard": shard.to_string(),
-        "parts": mine.len(),
-        "parts_resumed": mine.len() - pending.len(),
-        "images": embedded,
-        "failed": failed,
-        "seconds": secs,
-        "images_per_s": if secs > 0.0 { (embedded + failed) as f64 / secs } else { 0.0 },
-        "peak_rss_mb": super::bench::peak_rss_mb(),
-    });
-    if shard.count == 1 && !a.no_merge {
-        let s = merge(&run, a.npy)?;
-        out["merged"] = summary_json(&run, &s);
-    }
-    println!("{out}");
-    Ok(())
+    Ok((embedded, failed))
 }
 
-/// The table schema: the width comes from one forward pass of a blank image.
-fn table_schema(emb: &Embedder, dtype: Dtype, a: &RunArgs) -> Result<SchemaRef> {
-    let s = emb.pipe.model.config.vision.image_size;
-    let dim = emb.embed(vec![0.0; 3 * s * s], 1)?.len();
+/// The table schema: the width comes from one forward pass of a blank image (or empty text).
+fn table_schema(emb: &Embedder, kind: TableKind, dtype: Dtype, a: &RunArgs) -> Result<SchemaRef> {
+    let (dim, adapter) = match kind {
+        TableKind::Images => {
+            let s = emb.pipe.model.config.vision.image_size;
+            (emb.embed(vec![0.0; 3 * s * s], 1)?.len(), a.run.clone())
+        }
+        TableKind::Texts => (emb.embed_texts(&[String::new()])?.len(), None),
+    };
     let meta = serde_json::json!({
-        "model": a.model, "adapter": a.run, "dim": dim,
+        "model": a.model, "adapter": adapter, "dim": dim,
         "dtype": dtype.name(), "normalised": "l2",
+        "kind": if kind == TableKind::Images { "images" } else { "texts" },
     });
-    Ok(schema(dim, dtype, &meta.to_string()))
+    Ok(schema_of(kind, dim, dtype, &meta.to_string()))
 }
 
-fn progress_bar(len: u64, shard: Shard, show: bool) -> ProgressBar {
+fn progress_bar(len: u64, shard: Shard, name: &str, show: bool) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -367,6 +659,6 @@ fn progress_bar(len: u64, shard: Shard, show: bool) -> ProgressBar {
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    pb.set_prefix(format!("shard {shard}"));
+    pb.set_prefix(format!("{name} shard {shard}"));
     pb
 }

@@ -1,5 +1,6 @@
 //! Training: loss, optimisers, schedules, the loop, checkpoints, evaluation.
 pub mod config;
+pub mod data_parallel;
 pub mod eval;
 pub mod grounding_loss;
 pub mod inspect;
