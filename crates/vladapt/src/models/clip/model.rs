@@ -7,7 +7,7 @@ use super::vision::VisionTower;
 use crate::{Result, VladaptError};
 use burn::tensor::Tensor;
 
-/// A frozen CLIP.
+/// A CLIP: frozen while a method adapts it, trained by `pretrain` (via [`ClipModel::from_params`]).
 #[derive(Debug, Clone)]
 pub struct ClipModel {
     /// Text tower.
@@ -69,11 +69,15 @@ impl ImageTower {
     pub fn vit_for(&self, method: &str) -> Result<&VisionTower> {
         match self {
             Self::Vit(v) => Ok(v),
-            Self::ResNet(r) => Err(VladaptError::Invalid(format!(
-                "{method} needs a ViT image tower; this model's image tower is a ResNet \
-                 (vision_cfg.layers = {:?})",
-                r.dims.layers
-            ))),
+            Self::ResNet(r) => Err(not_a_vit(method, r)),
+        }
+    }
+
+    /// The ViT, mutably, or the error of [`Self::vit_for`].
+    pub fn vit_mut_for(&mut self, method: &str) -> Result<&mut VisionTower> {
+        match self {
+            Self::Vit(v) => Ok(v),
+            Self::ResNet(r) => Err(not_a_vit(method, r)),
         }
     }
 
@@ -84,6 +88,14 @@ impl ImageTower {
             Self::ResNet(r) => r.projection.weight.clone(),
         }
     }
+}
+
+fn not_a_vit(method: &str, r: &ResNetTower) -> VladaptError {
+    VladaptError::Invalid(format!(
+        "{method} needs a ViT image tower; this model's image tower is a ResNet \
+         (vision_cfg.layers = {:?})",
+        r.dims.layers
+    ))
 }
 
 /// L2-normalise the rows of `[N, D]`.
