@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::init::{linear_t, torch_linear};
 use super::prompts::{fill_template, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
-use crate::models::clip::{l2_normalize, ClipModel, NoHook};
+use crate::models::clip::{ClipModel, NoHook};
 use crate::{Result, VladaptError};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
@@ -161,8 +161,6 @@ impl AdaptMethod for ClipAdapter {
             text
         };
         let img = self.adapt("visual", image_features);
-        Ok(l2_normalize(img)
-            .matmul(l2_normalize(text).transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits(img, text))
     }
 }

@@ -246,9 +246,7 @@ impl AdaptMethod for Mma {
     }
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
         let text = self.text_features(clip)?;
-        Ok(l2_normalize(image_features)
-            .matmul(text.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits_unit_text(image_features, text))
     }
     fn freeze_for_inference(&mut self, clip: &ClipModel) -> Result<()> {
         self.cached_text = None;

@@ -10,10 +10,9 @@ mod registry;
 pub mod config;
 pub mod grounding;
 pub mod init;
-pub mod params;
 pub mod prompts;
 
-pub use params::{Param, Params};
+pub use crate::params::{Param, Params};
 pub use registry::{check_range, check_template, MethodSpec, Protocol, QuickDemo, Recipe};
 
 use crate::models::clip::{ClipModel, NoHook};

@@ -5,7 +5,7 @@ use vladapt_tokenizer::ClipTokenizer;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use super::{AdaptMethod, ClassSet, Params};
-use crate::models::clip::{l2_normalize, ClipModel};
+use crate::models::clip::ClipModel;
 use crate::{Result, VladaptError};
 use burn::tensor::Tensor;
 
@@ -104,8 +104,6 @@ impl AdaptMethod for ZeroShot {
             .weights
             .clone()
             .ok_or_else(|| VladaptError::Invalid("zero-shot: set_classes was not called".into()))?;
-        Ok(l2_normalize(image_features)
-            .matmul(w.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits_unit_text(image_features, w))
     }
 }

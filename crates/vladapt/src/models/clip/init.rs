@@ -16,7 +16,7 @@ use super::layers::{Attention, LayerNorm, Linear, ResidualBlock};
 use super::model::{ClipModel, ImageTower};
 use super::text::TextTower;
 use super::vision::VisionTower;
-use crate::methods::Params;
+use crate::params::Params;
 use crate::tensor_io::to_vec_f32;
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor, TensorData};

@@ -147,7 +147,7 @@ pub struct BlockDims {
 }
 
 /// The pre-LN residual block: `x = x + MHA(LN1(x)); x = x + MLP(LN2(x))`, plus an optional
-/// parallel branch from the hook on `LN1(x_in)` added at the end (MMA, Eq. 3 of the paper).
+/// parallel branch from the hook on `LN1(x_in)` added at the end (MMA, Eq. 4–6 of the paper).
 #[derive(Debug, Clone)]
 pub struct ResidualBlock {
     /// `ln_1` / `layer_norm1`.

@@ -38,8 +38,15 @@ impl ClipModel {
 
     /// `exp(logit_scale) · norm(img) · norm(txt)ᵀ` → `[B, C]` for unnormalised features.
     pub fn logits(&self, image_features: Tensor<2>, text_features: Tensor<2>) -> Tensor<2> {
+        self.logits_unit_text(image_features, l2_normalize(text_features))
+    }
+
+    /// `exp(logit_scale) · norm(img) · textᵀ` → `[B, C]` for unnormalised image features
+    /// `[B, D]` and text features `[C, D]` that are already L2-normalised (the head of every
+    /// method: CLIP Eq. in §2.3, CoOp Eq. 3, MaPLe, MMA, CLIP-Adapter, zero-shot).
+    pub fn logits_unit_text(&self, image_features: Tensor<2>, text_unit: Tensor<2>) -> Tensor<2> {
         l2_normalize(image_features)
-            .matmul(l2_normalize(text_features).transpose())
+            .matmul(text_unit.transpose())
             .mul_scalar(self.scale())
     }
 }

@@ -7,9 +7,10 @@
 //! `patch_embedding` `[D, 3, p, p]`, scalar `logit_scale`) here only.
 use super::config::Activation;
 use super::model::ClipModel;
-use crate::tensor_io::{save_safetensors_atomic, to_vec_f32, write_atomic};
+use crate::io::{write_dir_atomic, write_json_atomic as write_json};
+use crate::tensor_io::{save_safetensors_atomic, to_vec_f32};
 use crate::{Result, VladaptError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use vladapt_image::{CLIP_MEAN, CLIP_STD};
 use vladapt_tokenizer::ClipTokenizer;
 
@@ -220,11 +221,10 @@ impl ClipModel {
     /// `tokenizer` (`model_max_length` = the text context length); `preprocessor_config.json`
     /// is `CLIPImageProcessor` with shortest edge and crop = the image size, CLIP mean/std.
     pub fn save_hf(&self, dir: &Path, tokenizer: &ClipTokenizer) -> Result<()> {
-        let tmp = sibling(dir, "tmp");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| VladaptError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| VladaptError::io(&tmp, e))?;
+        write_dir_atomic(dir, |tmp| self.write_hf(tmp, tokenizer))
+    }
+
+    fn write_hf(&self, tmp: &Path, tokenizer: &ClipTokenizer) -> Result<()> {
         save_safetensors_atomic(
             &tmp.join("model.safetensors"),
             &self.hf_tensors()?,
@@ -252,53 +252,13 @@ impl ClipModel {
             }),
         )?;
         tokenizer
-            .save_hf(&tmp)
+            .save_hf(tmp)
             .map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
         let tc_path = tmp.join("tokenizer_config.json");
         let text = std::fs::read_to_string(&tc_path).map_err(|e| VladaptError::io(&tc_path, e))?;
         let mut tc: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| VladaptError::config(&tc_path, format!("invalid JSON: {e}")))?;
         tc["model_max_length"] = self.config.text.context_length.into();
-        write_json(&tc_path, &tc)?;
-        replace_dir(&tmp, dir)
+        write_json(&tc_path, &tc)
     }
-}
-
-fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
-    let s = serde_json::to_string_pretty(v)
-        .map_err(|e| VladaptError::Invalid(format!("{}: {e}", path.display())))?;
-    write_atomic(path, s.as_bytes())
-}
-
-/// `dir` with `.{suffix}` appended to its last component.
-pub fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".{suffix}"));
-    dir.with_file_name(name)
-}
-
-/// Replace directory `dst` by the complete directory `src` (renames only: `dst` → `dst.old`,
-/// `src` → `dst`, then `dst.old` is removed). At every moment either the old or the new
-/// directory is complete on disk.
-pub fn replace_dir(src: &Path, dst: &Path) -> Result<()> {
-    if let Some(parent) = dst.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| VladaptError::io(parent, e))?;
-        }
-    }
-    let old = sibling(dst, "old");
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| VladaptError::io(&old, e))?;
-    }
-    if dst.exists() {
-        std::fs::rename(dst, &old).map_err(|e| VladaptError::io(dst, e))?;
-    }
-    std::fs::rename(src, dst).map_err(|e| VladaptError::io(dst, e))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| VladaptError::io(&old, e))?;
-    }
-    Ok(())
 }
