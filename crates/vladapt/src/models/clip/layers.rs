@@ -146,6 +146,19 @@ pub struct BlockDims {
     pub eps: f64,
 }
 
+impl BlockDims {
+    /// Dimensions of a block of `width` with MLP size `hidden`, `heads` heads, `act`, `eps`.
+    pub fn new(width: usize, hidden: usize, heads: usize, act: Activation, eps: f64) -> Self {
+        Self {
+            width,
+            hidden,
+            heads,
+            act,
+            eps,
+        }
+    }
+}
+
 /// The pre-LN residual block: `x = x + MHA(LN1(x)); x = x + MLP(LN2(x))`, plus an optional
 /// parallel branch from the hook on `LN1(x_in)` added at the end (MMA, Eq. 4–6 of the paper).
 #[derive(Debug, Clone)]

@@ -30,13 +30,7 @@ impl TextTower {
     /// (`[d, proj]`, or a Hugging Face `text_projection.weight` `[proj, d]`).
     pub fn load(v: &View<'_>, cfg: &TextConfig, proj_dim: usize, device: &Device) -> Result<Self> {
         let d = cfg.width;
-        let dims = BlockDims {
-            width: d,
-            hidden: cfg.intermediate,
-            heads: cfg.heads,
-            act: cfg.activation,
-            eps: cfg.eps,
-        };
+        let dims = BlockDims::new(d, cfg.intermediate, cfg.heads, cfg.activation, cfg.eps);
         let blocks = v.pp("transformer").pp("resblocks");
         let blocks = (0..cfg.layers)
             .map(|i| ResidualBlock::load(&blocks.pp(i), dims, device))

@@ -41,13 +41,7 @@ impl VisionTower {
         let d = cfg.width;
         let p = cfg.patch_size;
         let conv: Tensor<4> = v.pp("conv1").tensor("weight", [d, 3, p, p], device)?;
-        let dims = BlockDims {
-            width: d,
-            hidden: cfg.intermediate,
-            heads: cfg.heads,
-            act: cfg.activation,
-            eps: cfg.eps,
-        };
+        let dims = BlockDims::new(d, cfg.intermediate, cfg.heads, cfg.activation, cfg.eps);
         let blocks = v.pp("transformer").pp("resblocks");
         let blocks = (0..cfg.layers)
             .map(|i| ResidualBlock::load(&blocks.pp(i), dims, device))
