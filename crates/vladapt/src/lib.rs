@@ -1,12 +1,14 @@
 //! vladapt: parameter-efficient adaptation of CLIP on burn.
 //!
 //! Layers (each uses only the ones below it):
-//! `protocols` → `train` → `methods` → `models` → data crates (`vladapt-data`, `vladapt-image`,
-//! `vladapt-tokenizer`) → burn.
+//! `protocols` → `train` → `methods` → `models` → `params` / `io` / `tensor_io` → data crates
+//! (`vladapt-data`, `vladapt-image`, `vladapt-tokenizer`) → burn.
 pub mod device;
 pub mod error;
+pub mod io;
 pub mod methods;
 pub mod models;
+pub mod params;
 pub mod pretrain;
 pub mod protocols;
 pub mod tensor_io;

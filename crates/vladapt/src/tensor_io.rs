@@ -346,20 +346,7 @@ pub fn save_safetensors_atomic(
     write_atomic(path, &data)
 }
 
-/// Write bytes atomically: `path.tmp` then rename over `path`.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| VladaptError::io(dir, e))?;
-        }
-    }
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, data).map_err(|e| VladaptError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| VladaptError::io(path, e))
-}
+pub use crate::io::write_atomic;
 
 /// Copy a tensor's values to the host as f32.
 pub fn to_vec_f32<const D: usize>(t: &Tensor<D>) -> Vec<f32> {

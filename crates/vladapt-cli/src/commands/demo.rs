@@ -48,15 +48,6 @@ struct Plan {
 /// least this many steps.
 const MIN_STEPS: usize = 250;
 
-/// Epochs of the `--quick` smoke version.
-fn quick_epochs(k: MethodKind) -> usize {
-    match k {
-        MethodKind::Coop | MethodKind::ClipAdapter => 5,
-        MethodKind::Cocoop | MethodKind::Maple | MethodKind::Mma => 1,
-        _ => 0,
-    }
-}
-
 fn plan(quick: bool) -> Plan {
     if quick {
         Plan {
@@ -90,10 +81,14 @@ fn epochs_for(official: usize, images: usize, batch: usize, min_steps: usize) ->
     official.max(min_steps.div_ceil(per_epoch))
 }
 
-/// The demo's run configuration of a method: the official recipe with enough epochs.
+/// The demo's run configuration of a method: the official recipe with enough epochs, and the
+/// method's own demo overrides ([`QuickDemo`](vladapt::methods::QuickDemo)).
 fn demo_config(kind: MethodKind, p: &Plan, seed: u64) -> vladapt::Result<RunConfig> {
     let mut c = RunConfig::preset(kind, Protocol::Base2novel, p.shots, seed);
-    if kind != MethodKind::Zeroshot && kind != MethodKind::LinearProbe {
+    let demo = kind
+        .quick_demo()
+        .ok_or_else(|| vladapt::VladaptError::Invalid(format!("{kind} has no demo settings")))?;
+    if kind.gradient_steps() {
         let e = match p.min_steps {
             Some(min) => {
                 let base_images = p.classes.div_ceil(2) * p.shots;
@@ -104,18 +99,12 @@ fn demo_config(kind: MethodKind, p: &Plan, seed: u64) -> vladapt::Result<RunConf
                     min,
                 )
             }
-            None => quick_epochs(kind),
+            None => demo.quick_epochs,
         };
         c.apply_overrides(&[format!("train.schedule.max_epoch={e}")])?;
     }
-    if kind == MethodKind::Maple {
-        // The tiny CLIP has fewer blocks than ViT-B/16: prompt the same fraction (9 of 12).
-        c.apply_overrides(&["method.depth=2".into()])?;
-    }
-    if kind == MethodKind::Mma {
-        // Adapt the upper 2/3 of the blocks, as blocks 5–12 of 12.
-        c.apply_overrides(&["method.adapter_start=1".into()])?;
-    }
+    let overrides: Vec<String> = demo.overrides.iter().map(|o| o.to_string()).collect();
+    c.apply_overrides(&overrides)?;
     Ok(c)
 }
 
@@ -198,14 +187,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
 
     let t = step("4/4 base-to-novel: zero-shot, CoOp, CoCoOp, CLIP-Adapter, MaPLe, MMA");
     let pipe = ClipPipeline::load(&model_dir, &device)?;
-    let methods = [
-        MethodKind::Zeroshot,
-        MethodKind::Coop,
-        MethodKind::Cocoop,
-        MethodKind::ClipAdapter,
-        MethodKind::Maple,
-        MethodKind::Mma,
-    ];
+    // Every method with demo settings, in registration order.
+    let methods: Vec<MethodKind> = MethodKind::all()
+        .into_iter()
+        .filter(|k| k.quick_demo().is_some())
+        .collect();
     let b2n = out.join("base2novel");
     let o = SuiteOptions {
         output: &b2n,

@@ -1,4 +1,4 @@
-//! One file per subcommand.
+//! The subcommands, one file each; `bench_dataset` and `bench_ground` hold parts of `bench`.
 pub mod bench;
 pub mod bench_dataset;
 pub mod bench_ground;
@@ -20,7 +20,7 @@ pub mod world;
 use anyhow::Result;
 use vladapt::tensor::Device;
 
-/// Parse the global `--device` value.
+/// Parse a subcommand's `--device` value.
 pub fn device(name: &str) -> Result<Device> {
     Ok(vladapt::device::parse_device(name)?)
 }

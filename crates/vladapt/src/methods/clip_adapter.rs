@@ -2,14 +2,80 @@
 //! `A(f) = ReLU(ReLU(f W₁ᵀ) W₂ᵀ)` blended with the frozen feature,
 //! `f' = α·A(f) + (1−α)·f` (α = 0.2), on the image feature `[B, C]`; optionally on the text
 //! feature too (the paper's text adapter, absent from the official code).
-use super::config::{ClipAdapterConfig, MethodKind};
+use super::{check_range, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use vladapt_tokenizer::ClipTokenizer;
+use serde::{Deserialize, Serialize};
 use super::init::{linear_t, torch_linear};
 use super::prompts::{fill_template, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
-use crate::models::clip::{l2_normalize, ClipModel, NoHook};
+use crate::models::clip::{ClipModel, NoHook};
 use crate::{Result, VladaptError};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+/// CLIP-Adapter (Gao et al., IJCV 2023).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClipAdapterConfig {
+    /// Bottleneck reduction (C → C/r → C).
+    pub reduction: usize,
+    /// Residual ratio α: `f' = α·A(f) + (1−α)·f`.
+    pub ratio: f64,
+    /// Also adapt the text feature (described in the paper, absent from the official code).
+    pub text_adapter: bool,
+}
+
+impl Default for ClipAdapterConfig {
+    fn default() -> Self {
+        Self {
+            reduction: 4,
+            ratio: 0.2,
+            text_adapter: false,
+        }
+    }
+}
+
+
+impl MethodSpec for ClipAdapterConfig {
+    const NAME: &'static str = "clip-adapter";
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_range("reduction", self.reduction, 1, 1 << 20)?;
+        if !(0.0..=1.0).contains(&self.ratio) {
+            return Err(format!(
+                "method.ratio = {} is out of range (valid: 0..=1)",
+                self.ratio
+            ));
+        }
+        Ok(())
+    }
+
+    /// CoOp's schedule; Tip-Adapter's 10 augmented views per image ("augment_epoch"),
+    /// computed once.
+    fn recipe(&mut self, _: Protocol, shots: usize) -> Recipe {
+        Recipe {
+            cache_views: 10,
+            ..Recipe::sgd(0.002, Recipe::coop_epochs(shots), true)
+        }
+    }
+
+    fn quick_demo() -> Option<QuickDemo> {
+        Some(QuickDemo {
+            quick_epochs: 5,
+            overrides: &[],
+        })
+    }
+
+    fn build(
+        &self,
+        clip: &ClipModel,
+        _: &ClipTokenizer,
+        device: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(ClipAdapter::new(self.clone(), clip, device)?))
+    }
+}
+
 
 /// CLIP-Adapter.
 pub struct ClipAdapter {
@@ -22,17 +88,12 @@ pub struct ClipAdapter {
 impl ClipAdapter {
     /// New adapter with PyTorch-default initialisation.
     pub fn new(config: ClipAdapterConfig, clip: &ClipModel, device: &Device) -> Result<Self> {
+        config.validate().map_err(VladaptError::Invalid)?;
         let c = clip.config.projection_dim;
         if config.reduction == 0 || c / config.reduction == 0 {
             return Err(VladaptError::Invalid(format!(
                 "clip-adapter.reduction {} is invalid for feature size {c}",
                 config.reduction
-            )));
-        }
-        if !(0.0..=1.0).contains(&config.ratio) {
-            return Err(VladaptError::Invalid(format!(
-                "clip-adapter.ratio {} must be in [0, 1]",
-                config.ratio
             )));
         }
         let h = c / config.reduction;
@@ -100,8 +161,6 @@ impl AdaptMethod for ClipAdapter {
             text
         };
         let img = self.adapt("visual", image_features);
-        Ok(l2_normalize(img)
-            .matmul(l2_normalize(text).transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits(img, text))
     }
 }

@@ -2,7 +2,8 @@
 //! Eq. 3: `v_m(x) = v_m + π`, `π = h_θ(x)` with the meta-net `h_θ = Linear(vis → vis/16) →
 //! ReLU → Linear(vis/16 → width)` applied to the L2-normalised image feature. Every image gets
 //! its own prompts for all C classes, so the text tower runs on `B·C` sequences.
-use super::config::{CocoopConfig, MethodKind};
+use super::{check_range, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use serde::{Deserialize, Serialize};
 use super::init::{linear_t, torch_linear};
 use super::prompts::{clean_classname, init_context, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
@@ -11,6 +12,56 @@ use crate::{Result, VladaptError};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 use vladapt_tokenizer::ClipTokenizer;
+
+/// CoCoOp (Zhou et al., CVPR 2022).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CocoopConfig {
+    /// Context length.
+    pub n_ctx: usize,
+    /// Context initialisation words.
+    pub ctx_init: Option<String>,
+}
+
+impl Default for CocoopConfig {
+    fn default() -> Self {
+        Self {
+            n_ctx: 4,
+            ctx_init: Some("a photo of a".into()),
+        }
+    }
+}
+
+
+impl MethodSpec for CocoopConfig {
+    const NAME: &'static str = "cocoop";
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_range("n_ctx", self.n_ctx, 1, 72)
+    }
+
+    /// Batch 1 × 10 epochs.
+    fn recipe(&mut self, _: Protocol, _: usize) -> Recipe {
+        Recipe::sgd(0.002, 10, true).batch(1)
+    }
+
+    fn quick_demo() -> Option<QuickDemo> {
+        Some(QuickDemo {
+            quick_epochs: 1,
+            overrides: &[],
+        })
+    }
+
+    fn build(
+        &self,
+        clip: &ClipModel,
+        tokenizer: &ClipTokenizer,
+        device: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(Cocoop::new(self.clone(), clip, tokenizer, device)?))
+    }
+}
+
 
 /// CoCoOp.
 pub struct Cocoop {

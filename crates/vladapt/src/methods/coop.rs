@@ -1,13 +1,94 @@
 //! CoOp (Zhou et al., "Learning to Prompt for Vision-Language Models", IJCV 2022), Eq. 2:
 //! `t_i = [SOT][V]_1…[V]_M[CLASS_i].` with learned context vectors `[V]` `[M, width]`
 //! (or class-specific `[C, M, width]`), text tower frozen, image tower frozen.
-use super::config::{ClassTokenPosition, CoopConfig, MethodKind};
+use super::{check_range, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use serde::{Deserialize, Serialize};
 use super::prompts::{clean_classname, init_context, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
 use crate::models::clip::{l2_normalize, ClipModel, NoHook};
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor};
 use vladapt_tokenizer::ClipTokenizer;
+
+/// Where the class-name tokens go relative to the learned context (CoOp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassTokenPosition {
+    /// `[SOT][ctx][class].`
+    End,
+    /// `[SOT][ctx/2][class][ctx/2].`
+    Middle,
+    /// `[SOT][class][ctx].`
+    Front,
+}
+
+
+/// CoOp (Zhou et al., IJCV 2022).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CoopConfig {
+    /// Context length M (ignored when `ctx_init` is set: M = its word count).
+    pub n_ctx: usize,
+    /// Initialise the context from these words (e.g. "a photo of a"); `None` = N(0, 0.02²).
+    pub ctx_init: Option<String>,
+    /// Class-specific context (CSC).
+    pub csc: bool,
+    /// Class token position.
+    pub class_token_position: ClassTokenPosition,
+}
+
+impl Default for CoopConfig {
+    fn default() -> Self {
+        Self {
+            n_ctx: 16,
+            ctx_init: None,
+            csc: false,
+            class_token_position: ClassTokenPosition::End,
+        }
+    }
+}
+
+
+impl MethodSpec for CoopConfig {
+    const NAME: &'static str = "coop";
+
+    /// Learned context tokens share the 77-token text context with SOT, EOT and the class
+    /// name: more than 72 can never fit.
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_range("n_ctx", self.n_ctx, 1, 72)
+    }
+
+    /// 200/100/50 epochs by shots, M = 16 random init few-shot; base-to-novel: 200 epochs,
+    /// M = 4 from "a photo of a".
+    fn recipe(&mut self, protocol: Protocol, shots: usize) -> Recipe {
+        if protocol == Protocol::Base2novel {
+            *self = CoopConfig {
+                n_ctx: 4,
+                ctx_init: Some("a photo of a".into()),
+                ..Default::default()
+            };
+            return Recipe::sgd(0.002, 200, true);
+        }
+        Recipe::sgd(0.002, Recipe::coop_epochs(shots), true)
+    }
+
+    fn quick_demo() -> Option<QuickDemo> {
+        Some(QuickDemo {
+            quick_epochs: 5,
+            overrides: &[],
+        })
+    }
+
+    fn build(
+        &self,
+        clip: &ClipModel,
+        tokenizer: &ClipTokenizer,
+        device: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(Coop::new(self.clone(), clip, tokenizer, device)?))
+    }
+}
+
 
 /// Tensor name of the context.
 pub const CTX: &str = "coop.ctx";
@@ -193,9 +274,7 @@ impl AdaptMethod for Coop {
     }
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
         let text = self.text_features(clip)?;
-        Ok(l2_normalize(image_features)
-            .matmul(text.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits_unit_text(image_features, text))
     }
     fn freeze_for_inference(&mut self, clip: &ClipModel) -> Result<()> {
         self.cached_text = None;

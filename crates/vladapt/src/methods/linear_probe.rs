@@ -1,11 +1,66 @@
 //! Linear probe (Radford et al. 2021 §3.2; CoOp's `lpclip`): multinomial logistic regression
 //! `logits = f̂ Wᵀ + b` on L2-normalised frozen image features `f̂` `[B, proj]`, with an L2
 //! penalty λ‖W‖² whose strength is chosen on the validation split.
-use super::config::{LinearProbeConfig, MethodKind};
+use super::{check_range, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use vladapt_tokenizer::ClipTokenizer;
+use serde::{Deserialize, Serialize};
 use super::{AdaptMethod, ClassSet, Params};
 use crate::models::clip::{l2_normalize, ClipModel};
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor};
+
+/// Linear probe (CoOp's `lpclip`): logistic regression on L2-normalised image features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LinearProbeConfig {
+    /// Candidate L2 strengths λ (loss + λ·‖W‖²); chosen on the validation split.
+    pub lambdas: Vec<f64>,
+    /// Full-batch L-BFGS/GD iterations per candidate.
+    pub iterations: usize,
+}
+
+impl Default for LinearProbeConfig {
+    fn default() -> Self {
+        Self {
+            lambdas: vec![1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1],
+            iterations: 300,
+        }
+    }
+}
+
+
+impl MethodSpec for LinearProbeConfig {
+    const NAME: &'static str = "linear-probe";
+    const GRADIENT_STEPS: bool = false;
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        if self.lambdas.is_empty() || self.lambdas.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
+            return Err(format!(
+                "method.lambdas = {:?}: give at least one finite λ > 0",
+                self.lambdas
+            ));
+        }
+        check_range("iterations", self.iterations, 1, 1_000_000)
+    }
+
+    fn recipe(&mut self, _: Protocol, _: usize) -> Recipe {
+        Recipe::no_training()
+    }
+
+    fn quick_demo() -> Option<QuickDemo> {
+        None
+    }
+
+    fn build(
+        &self,
+        clip: &ClipModel,
+        _: &ClipTokenizer,
+        device: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(LinearProbe::new(self.clone(), clip, device)))
+    }
+}
+
 
 /// Weight tensor name.
 pub const WEIGHT: &str = "linear_probe.weight";

@@ -4,7 +4,8 @@
 //! layer's outputs there); vision prompts are coupled, `P_v = F(P_t)` with per-layer linear maps
 //! `F: width_t → width_v`, appended after the positional embedding (layer 1) and replacing the
 //! last `n_ctx` tokens at blocks 2..J.
-use super::config::{MapleConfig, MethodKind};
+use super::{check_range, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use serde::{Deserialize, Serialize};
 use super::init::{linear_t, torch_linear};
 use super::prompts::{clean_classname, init_context, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
@@ -12,6 +13,61 @@ use crate::models::clip::{l2_normalize, ClipModel, TowerHook};
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor};
 use vladapt_tokenizer::ClipTokenizer;
+
+/// MaPLe (Khattak et al., CVPR 2023).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapleConfig {
+    /// Prompt tokens per layer.
+    pub n_ctx: usize,
+    /// Template whose first `n_ctx` words are replaced by the learned context.
+    pub ctx_init: String,
+    /// Prompt depth J (layers 1..J get prompts; 9 base-to-novel, 3 cross-dataset).
+    pub depth: usize,
+}
+
+impl Default for MapleConfig {
+    fn default() -> Self {
+        Self {
+            n_ctx: 2,
+            ctx_init: "a photo of a".into(),
+            depth: 9,
+        }
+    }
+}
+
+
+impl MethodSpec for MapleConfig {
+    const NAME: &'static str = "maple";
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_range("n_ctx", self.n_ctx, 1, 72)?;
+        check_range("depth", self.depth, 1, 1 << 10)
+    }
+
+    /// Batch 4 × 5 epochs, lr 0.0035.
+    fn recipe(&mut self, _: Protocol, _: usize) -> Recipe {
+        Recipe::sgd(0.0035, 5, true).batch(4)
+    }
+
+    /// The demo's tiny CLIP has fewer blocks than ViT-B/16: prompt the same fraction (9 of 12).
+    fn quick_demo() -> Option<QuickDemo> {
+        Some(QuickDemo {
+            quick_epochs: 1,
+            overrides: &["method.depth=2"],
+        })
+    }
+
+    fn build(
+        &self,
+        clip: &ClipModel,
+        tokenizer: &ClipTokenizer,
+        device: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(Maple::new(self.clone(), clip, tokenizer, device)?))
+    }
+}
+
 
 /// MaPLe.
 pub struct Maple {
@@ -202,9 +258,7 @@ impl AdaptMethod for Maple {
     }
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
         let text = self.text_features(clip)?;
-        Ok(l2_normalize(image_features)
-            .matmul(text.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits_unit_text(image_features, text))
     }
     fn freeze_for_inference(&mut self, clip: &ClipModel) -> Result<()> {
         self.cached_text = None;

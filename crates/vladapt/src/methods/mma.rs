@@ -5,7 +5,9 @@
 //! Gradient scaling as the official code: the branch input passes `α×` the gradient and the
 //! branch output `1/α×`, so adapter parameters receive `1/α ×` the true gradient while the
 //! residual stream receives the true one (methods.md §2.6, §6.1).
-use super::config::{MethodKind, MmaConfig};
+use super::{check_range, check_template, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use vladapt_tokenizer::ClipTokenizer;
+use serde::{Deserialize, Serialize};
 use super::init::{kaiming_normal_fan_out, linear_t, scale_grad};
 use super::prompts::{fill_template, PromptTokens};
 use super::{AdaptMethod, ClassSet, Params};
@@ -13,6 +15,80 @@ use crate::models::clip::{l2_normalize, ClipModel, NoHook, TowerHook};
 use crate::{Result, VladaptError};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+/// MMA (Yang et al., CVPR 2024).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MmaConfig {
+    /// First adapted block, 1-based (5 base-to-novel, 9 cross-dataset).
+    pub adapter_start: usize,
+    /// Last adapted block, 1-based inclusive (`0` = the last block).
+    pub adapter_end: usize,
+    /// Bottleneck width.
+    pub dim: usize,
+    /// Branch scale α.
+    pub alpha: f64,
+    /// Fixed text template.
+    pub template: String,
+}
+
+impl Default for MmaConfig {
+    fn default() -> Self {
+        Self {
+            adapter_start: 5,
+            adapter_end: 0,
+            dim: 32,
+            alpha: 0.001,
+            template: "a photo of a {}.".into(),
+        }
+    }
+}
+
+
+impl MethodSpec for MmaConfig {
+    const NAME: &'static str = "mma";
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        check_range("adapter_start", self.adapter_start, 1, 1 << 10)?;
+        if self.adapter_end != 0 && self.adapter_end < self.adapter_start {
+            return Err(format!(
+                "method.adapter_end = {} is out of range (valid: 0 for the last block, or {}..)",
+                self.adapter_end, self.adapter_start
+            ));
+        }
+        check_range("dim", self.dim, 1, 1 << 20)?;
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return Err(format!(
+                "method.alpha = {} is out of range (valid: > 0)",
+                self.alpha
+            ));
+        }
+        check_template("template", &self.template)
+    }
+
+    /// Batch 16 × 5 epochs, lr 0.0015, no warm-up.
+    fn recipe(&mut self, _: Protocol, _: usize) -> Recipe {
+        Recipe::sgd(0.0015, 5, false).batch(16)
+    }
+
+    /// The demo adapts the upper 2/3 of the tiny CLIP's blocks, as blocks 5–12 of 12.
+    fn quick_demo() -> Option<QuickDemo> {
+        Some(QuickDemo {
+            quick_epochs: 1,
+            overrides: &["method.adapter_start=1"],
+        })
+    }
+
+    fn build(
+        &self,
+        clip: &ClipModel,
+        _: &ClipTokenizer,
+        device: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(Mma::new(self.clone(), clip, device)?))
+    }
+}
+
 
 /// Frozen text state below the first adapted block, per class set.
 struct TextState {
@@ -35,6 +111,7 @@ impl Mma {
     /// Adapters for blocks `adapter_start..=adapter_end` (1-based), Kaiming-normal fan-out
     /// weights and zero biases.
     pub fn new(config: MmaConfig, clip: &ClipModel, device: &Device) -> Result<Self> {
+        config.validate().map_err(VladaptError::Invalid)?;
         clip.vision.vit_for("mma")?;
         let (wt, wv) = (clip.config.text.width, clip.config.vision.width);
         let depth = clip.config.text.layers.min(clip.config.vision.layers);
@@ -47,18 +124,6 @@ impl Mma {
             return Err(VladaptError::Invalid(format!(
                 "mma.adapter_start {} / adapter_end {} must satisfy 1 ≤ start ≤ end ≤ {depth} (the number of layers)",
                 config.adapter_start, config.adapter_end
-            )));
-        }
-        if config.alpha <= 0.0 || config.dim == 0 {
-            return Err(VladaptError::Invalid(format!(
-                "mma.alpha ({}) must be > 0 and mma.dim ({}) ≥ 1",
-                config.alpha, config.dim
-            )));
-        }
-        if !config.template.contains("{}") {
-            return Err(VladaptError::Invalid(format!(
-                "mma.template `{}` has no `{{}}`",
-                config.template
             )));
         }
         let r = config.dim;
@@ -181,9 +246,7 @@ impl AdaptMethod for Mma {
     }
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
         let text = self.text_features(clip)?;
-        Ok(l2_normalize(image_features)
-            .matmul(text.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits_unit_text(image_features, text))
     }
     fn freeze_for_inference(&mut self, clip: &ClipModel) -> Result<()> {
         self.cached_text = None;

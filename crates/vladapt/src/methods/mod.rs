@@ -2,25 +2,20 @@
 //!
 //! A method holds only its trainable tensors ([`Params`]) and the class-dependent frozen
 //! buffers it derives from the class names; it plugs into the frozen towers through
-//! [`TowerHook`](crate::models::clip::TowerHook). Adding a method = one file + one variant of
-//! [`MethodConfig`].
-pub mod clip_adapter;
-pub mod cocoop;
+//! [`TowerHook`](crate::models::clip::TowerHook). Adding a method = one file (the method, its
+//! configuration and that configuration's [`MethodSpec`]: name, recipe, checks, demo settings,
+//! constructor) + one registration line in the [`methods!`] list below.
+#[macro_use]
+mod registry;
 pub mod config;
-pub mod coop;
 pub mod grounding;
 pub mod init;
-pub mod linear_probe;
-pub mod maple;
-pub mod mma;
 pub mod mmca;
 pub mod mmca_config;
-pub mod params;
 pub mod prompts;
-pub mod zeroshot;
 
-pub use config::{MethodConfig, MethodKind};
-pub use params::{Param, Params};
+pub use crate::params::{Param, Params};
+pub use registry::{check_range, check_template, MethodSpec, Protocol, QuickDemo, Recipe};
 
 use crate::models::clip::{ClipModel, NoHook};
 use crate::Result;
@@ -79,6 +74,18 @@ pub trait AdaptMethod: Send {
     }
 }
 
+methods! {
+    zeroshot::Zeroshot(ZeroShotConfig),
+    linear_probe::LinearProbe(LinearProbeConfig),
+    coop::Coop(CoopConfig),
+    cocoop::Cocoop(CocoopConfig),
+    clip_adapter::ClipAdapter(ClipAdapterConfig),
+    maple::Maple(MapleConfig),
+    mma::Mma(MmaConfig),
+    #[cfg(test)]
+    toy::Toy(ToyConfig),
+}
+
 /// Build a method from its configuration for a model (fresh initialisation on `device`).
 pub fn build(
     config: &MethodConfig,
@@ -86,19 +93,6 @@ pub fn build(
     tokenizer: &ClipTokenizer,
     device: &Device,
 ) -> Result<Box<dyn AdaptMethod>> {
-    Ok(match config {
-        MethodConfig::Zeroshot(c) => Box::new(zeroshot::ZeroShot::new(c.clone())),
-        MethodConfig::LinearProbe(c) => {
-            Box::new(linear_probe::LinearProbe::new(c.clone(), clip, device))
-        }
-        MethodConfig::Coop(c) => Box::new(coop::Coop::new(c.clone(), clip, tokenizer, device)?),
-        MethodConfig::Cocoop(c) => {
-            Box::new(cocoop::Cocoop::new(c.clone(), clip, tokenizer, device)?)
-        }
-        MethodConfig::ClipAdapter(c) => {
-            Box::new(clip_adapter::ClipAdapter::new(c.clone(), clip, device)?)
-        }
-        MethodConfig::Maple(c) => Box::new(maple::Maple::new(c.clone(), clip, tokenizer, device)?),
-        MethodConfig::Mma(c) => Box::new(mma::Mma::new(c.clone(), clip, device)?),
-    })
+    config.validate().map_err(crate::VladaptError::Invalid)?;
+    config.build_method(clip, tokenizer, device)
 }

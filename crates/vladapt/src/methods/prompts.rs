@@ -63,11 +63,12 @@ pub fn clean_classname(name: &str) -> String {
     name.replace('_', " ")
 }
 
-/// Fill a `{}` template with each class name.
+/// Fill a `{}` template with each class name (the one filler,
+/// [`vladapt_data::format_template`]: `_` → space, the first `{}` replaced).
 pub fn fill_template(template: &str, classnames: &[String]) -> Vec<String> {
     classnames
         .iter()
-        .map(|c| template.replace("{}", &clean_classname(c)))
+        .map(|c| vladapt_data::format_template(template, c))
         .collect()
 }
 

@@ -1,10 +1,55 @@
 //! Zero-shot CLIP (Radford et al. 2021): `logits = exp(s) · cos(f_img, mean_t norm(f_text(t(c))))`,
 //! with the dataset template or an ensemble of templates (CoOp `zsclip.py`).
-use super::config::{MethodKind, ZeroShotConfig};
+use super::{check_template, MethodKind, MethodSpec, Protocol, QuickDemo, Recipe};
+use vladapt_tokenizer::ClipTokenizer;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
 use super::{AdaptMethod, ClassSet, Params};
-use crate::models::clip::{l2_normalize, ClipModel};
+use crate::models::clip::ClipModel;
 use crate::{Result, VladaptError};
 use burn::tensor::Tensor;
+
+/// Zero-shot CLIP.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ZeroShotConfig {
+    /// Templates to ensemble; empty = the dataset's template.
+    pub templates: Vec<String>,
+}
+
+
+impl MethodSpec for ZeroShotConfig {
+    const NAME: &'static str = "zeroshot";
+    const GRADIENT_STEPS: bool = false;
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        for t in &self.templates {
+            check_template("templates", t)?;
+        }
+        Ok(())
+    }
+
+    fn recipe(&mut self, _: Protocol, _: usize) -> Recipe {
+        Recipe::no_training()
+    }
+
+    fn quick_demo() -> Option<QuickDemo> {
+        Some(QuickDemo {
+            quick_epochs: 0,
+            overrides: &[],
+        })
+    }
+
+    fn build(
+        &self,
+        _: &ClipModel,
+        _: &ClipTokenizer,
+        _: &Device,
+    ) -> Result<Box<dyn AdaptMethod>> {
+        Ok(Box::new(ZeroShot::new(self.clone())))
+    }
+}
+
 
 /// Zero-shot CLIP; no trainable tensors.
 pub struct ZeroShot {
@@ -59,8 +104,6 @@ impl AdaptMethod for ZeroShot {
             .weights
             .clone()
             .ok_or_else(|| VladaptError::Invalid("zero-shot: set_classes was not called".into()))?;
-        Ok(l2_normalize(image_features)
-            .matmul(w.transpose())
-            .mul_scalar(clip.scale()))
+        Ok(clip.logits_unit_text(image_features, w))
     }
 }

@@ -13,9 +13,9 @@
 use super::config::PretrainConfig;
 use super::data::PairData;
 use super::schedule::WarmupCosine;
-use crate::methods::Params;
-use crate::models::clip::save::{replace_dir, sibling};
+use crate::io::{complete_dir, write_dir_atomic};
 use crate::models::clip::{l2_normalize, ClipConfig, ClipModel, NoHook};
+use crate::params::Params;
 use crate::tensor_io::{save_safetensors_atomic, to_vec_f32, write_atomic, SafetensorsFile};
 use crate::train::loss::cross_entropy;
 use crate::train::optim::{OptimConfig, Optimizer, OptimizerKind};
@@ -146,13 +146,15 @@ fn json_string<T: Serialize>(v: &T) -> Result<String> {
     serde_json::to_string_pretty(v).map_err(|e| VladaptError::Invalid(e.to_string()))
 }
 
-/// Load a checkpoint: state, parameters and optimiser state.
+/// Load a checkpoint: state, parameters and optimiser state (from `dir`, or the complete
+/// `dir.old` an interrupted save left).
 fn load_checkpoint(
     dir: &Path,
     model_cfg: &ClipConfig,
     train: &PretrainConfig,
     device: &Device,
 ) -> Result<(CheckpointState, Params, Optimizer)> {
+    let dir = &complete_dir(dir, "state.json").unwrap_or_else(|| dir.to_path_buf());
     let sp = dir.join("state.json");
     let text = io(&sp, std::fs::read_to_string(&sp))?;
     let state: CheckpointState = serde_json::from_str(&text)
@@ -211,16 +213,12 @@ fn save_checkpoint(
     params: &Params,
     opt: &Optimizer,
 ) -> Result<()> {
-    let tmp = sibling(dir, "tmp");
-    if tmp.exists() {
-        io(&tmp, std::fs::remove_dir_all(&tmp))?;
-    }
-    io(&tmp, std::fs::create_dir_all(&tmp))?;
-    params.save(&tmp.join("params.safetensors"))?;
-    let (tensors, _) = opt.state();
-    save_safetensors_atomic(&tmp.join("optimizer.safetensors"), &tensors, None)?;
-    write_atomic(&tmp.join("state.json"), json_string(state)?.as_bytes())?;
-    replace_dir(&tmp, dir)
+    write_dir_atomic(dir, |tmp| {
+        params.save(&tmp.join("params.safetensors"))?;
+        let (tensors, _) = opt.state();
+        save_safetensors_atomic(&tmp.join("optimizer.safetensors"), &tensors, None)?;
+        write_atomic(&tmp.join("state.json"), json_string(state)?.as_bytes())
+    })
 }
 
 /// Metrics rows kept from an earlier session: those with `step < keep_below`.
@@ -301,14 +299,15 @@ pub fn pretrain(
         )));
     }
     let ckpt = run_dir.join("checkpoint");
-    if !resume && ckpt.exists() {
+    let found = complete_dir(&ckpt, "state.json");
+    if !resume && (found.is_some() || ckpt.exists()) {
         return Err(VladaptError::Invalid(format!(
             "{}: a checkpoint exists; pass --resume to continue it or choose another output \
              directory",
             ckpt.display()
         )));
     }
-    if resume && !ckpt.join("state.json").is_file() {
+    if resume && found.is_none() {
         return Err(VladaptError::Invalid(format!(
             "--resume: {} has no checkpoint/state.json",
             run_dir.display()

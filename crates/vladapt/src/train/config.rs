@@ -3,20 +3,11 @@
 //! every run directory.
 use super::optim::{OptimConfig, OptimizerKind};
 use super::schedule::{LrSchedule, ScheduleKind};
-use crate::methods::config::CoopConfig;
 use crate::methods::{MethodConfig, MethodKind};
 use crate::{Result, VladaptError};
 use serde::{Deserialize, Serialize};
 
-/// Evaluation protocol of a training run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Protocol {
-    /// K shots of every class; test on all classes.
-    FewShot,
-    /// K shots of the base half; test base among base and novel among novel.
-    Base2novel,
-}
+pub use crate::methods::Protocol;
 
 impl Protocol {
     /// Parse `few-shot` / `base2novel`.
@@ -94,62 +85,22 @@ fn schedule(lr: f64, epochs: usize, warmup: bool) -> LrSchedule {
 }
 
 impl RunConfig {
-    /// The official recipe of `kind` under `protocol` with `shots` (methods.md §2):
-    /// CoOp 200/100/50 epochs by shots (M=16 random init few-shot; M=4 "a photo of a" for
-    /// base-to-novel), CoCoOp batch 1 × 10 epochs, CLIP-Adapter CoOp's schedule, MaPLe batch 4 ×
-    /// 5 epochs lr 0.0035, MMA batch 16 × 5 epochs lr 0.0015 without warm-up.
+    /// The official recipe of `kind` under `protocol` with `shots` (methods.md §2), as the
+    /// method declares it ([`MethodSpec::recipe`](crate::methods::MethodSpec::recipe)): SGD,
+    /// cosine schedule, the method's lr, epochs, batch size, warm-up and cached views.
     pub fn preset(kind: MethodKind, protocol: Protocol, shots: usize, seed: u64) -> Self {
-        let coop_epochs = match shots {
-            0 | 1 => 50,
-            2 | 4 => 100,
-            _ => 200,
-        };
         let mut method = MethodConfig::default_for(kind);
-        let mut train = TrainConfig::default();
-        match kind {
-            MethodKind::Zeroshot | MethodKind::LinearProbe => {
-                train.schedule = schedule(0.0, 0, false);
-                train.augment = false;
-            }
-            MethodKind::Coop => {
-                train.schedule = schedule(
-                    0.002,
-                    if protocol == Protocol::Base2novel {
-                        200
-                    } else {
-                        coop_epochs
-                    },
-                    true,
-                );
-                if protocol == Protocol::Base2novel {
-                    method = MethodConfig::Coop(CoopConfig {
-                        n_ctx: 4,
-                        ctx_init: Some("a photo of a".into()),
-                        ..Default::default()
-                    });
-                }
-            }
-            MethodKind::Cocoop => {
-                train.batch_size = 1;
-                train.schedule = schedule(0.002, 10, true);
-            }
-            MethodKind::ClipAdapter => {
-                train.schedule = schedule(0.002, coop_epochs, true);
-                // Tip-Adapter's 10 augmented views per image ("augment_epoch"), computed once.
-                train.cache_views = 10;
-            }
-            MethodKind::Maple => {
-                train.batch_size = 4;
-                train.schedule = schedule(0.0035, 5, true);
-            }
-            MethodKind::Mma => {
-                train.batch_size = 16;
-                train.schedule = schedule(0.0015, 5, false);
-            }
-        }
-        train.optim = OptimConfig {
-            kind: OptimizerKind::Sgd,
-            ..OptimConfig::default()
+        let r = method.recipe(protocol, shots);
+        let train = TrainConfig {
+            batch_size: r.batch_size,
+            schedule: schedule(r.lr, r.epochs, r.warmup),
+            augment: r.augment,
+            cache_views: r.cache_views,
+            optim: OptimConfig {
+                kind: OptimizerKind::Sgd,
+                ..OptimConfig::default()
+            },
+            ..TrainConfig::default()
         };
         Self {
             method,
@@ -224,12 +175,9 @@ impl RunConfig {
             1,
             1 << 20,
         )?;
-        // Zero-shot and the linear probe's closed-form fit take no gradient steps: their
-        // recipe has 0 epochs. Every other method needs at least one.
-        let min_epochs = match self.method.kind() {
-            MethodKind::Zeroshot | MethodKind::LinearProbe => 0,
-            _ => 1,
-        };
+        // Methods without gradient steps (zero-shot, the linear probe's closed-form fit) have
+        // a 0-epoch recipe. Every other method needs at least one.
+        let min_epochs = usize::from(self.method.kind().gradient_steps());
         range(
             "train.schedule.max_epoch",
             self.train.schedule.max_epoch,
@@ -237,14 +185,7 @@ impl RunConfig {
             1_000_000,
         )?;
         range("shots", self.shots, 1, 1_000_000)?;
-        // Learned context tokens share the 77-token text context with SOT, EOT and the class
-        // name: more than 72 can never fit.
-        // (`[method]` is flat: `{"name": "coop", "n_ctx": 16, ...}`.)
-        if let Ok(m) = serde_json::to_value(&self.method) {
-            if let Some(n) = m.get("n_ctx").and_then(|v| v.as_u64()) {
-                range("method.n_ctx", n as usize, 1, 72)?;
-            }
-        }
+        self.method.validate()?;
         Ok(())
     }
 

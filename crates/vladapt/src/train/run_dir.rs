@@ -3,6 +3,7 @@
 //! `adapter_config.json`, PEFT-style: only trainable tensors).
 use super::config::RunConfig;
 use super::optim::Optimizer;
+use crate::io::{complete_dir, write_dir_atomic, write_json_atomic};
 use crate::methods::{MethodConfig, Params};
 use crate::models::clip::ClipModel;
 use crate::tensor_io::{save_safetensors_atomic, to_vec_f32, write_atomic, SafetensorsFile};
@@ -198,30 +199,12 @@ pub fn save_checkpoint(
     opt: &Optimizer,
     state: &TrainState,
 ) -> Result<()> {
-    let new = dir.join("checkpoint.new");
-    let cur = dir.join("checkpoint");
-    let old = dir.join("checkpoint.old");
-    if new.exists() {
-        std::fs::remove_dir_all(&new).map_err(|e| VladaptError::io(&new, e))?;
-    }
-    params.save(&new.join("adapter.safetensors"))?;
-    let (opt_tensors, _) = opt.state();
-    save_safetensors_atomic(&new.join("optimizer.safetensors"), &opt_tensors, None)?;
-    write_atomic(
-        &new.join("state.json"),
-        &serde_json::to_vec_pretty(state).map_err(|e| VladaptError::Invalid(e.to_string()))?,
-    )?;
-    if cur.exists() {
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| VladaptError::io(&old, e))?;
-        }
-        std::fs::rename(&cur, &old).map_err(|e| VladaptError::io(&cur, e))?;
-    }
-    std::fs::rename(&new, &cur).map_err(|e| VladaptError::io(&new, e))?;
-    if old.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-    }
-    Ok(())
+    write_dir_atomic(&dir.join("checkpoint"), |new| {
+        params.save(&new.join("adapter.safetensors"))?;
+        let (opt_tensors, _) = opt.state();
+        save_safetensors_atomic(&new.join("optimizer.safetensors"), &opt_tensors, None)?;
+        write_json_atomic(&new.join("state.json"), state)
+    })
 }
 
 /// Load the latest complete checkpoint of `dir`, if any: returns the state after restoring
@@ -231,12 +214,7 @@ pub fn load_checkpoint(
     params: &mut Params,
     opt: &mut Optimizer,
 ) -> Result<Option<TrainState>> {
-    let cur = dir.join("checkpoint");
-    let ck = if cur.join("state.json").is_file() {
-        cur
-    } else if dir.join("checkpoint.old/state.json").is_file() {
-        dir.join("checkpoint.old")
-    } else {
+    let Some(ck) = complete_dir(&dir.join("checkpoint"), "state.json") else {
         return Ok(None);
     };
     let sp = ck.join("state.json");

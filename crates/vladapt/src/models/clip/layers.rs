@@ -1,9 +1,10 @@
 //! Building blocks of the CLIP towers: linear, LayerNorm, multi-head attention, MLP and the
-//! pre-LN residual block. Weights are frozen plain tensors; gradients flow through them to the
-//! methods' trainable tensors only.
+//! pre-LN residual block. Weights are plain tensors: frozen when a method adapts the model
+//! (gradients flow through them to the method's trainable tensors), trained when pretraining
+//! rebuilds the model from autodiff leaves (`ClipModel::from_params`).
 use super::config::Activation;
 use super::hooks::TowerHook;
-use crate::tensor_io::WeightStore;
+use crate::models::keymap::View;
 use crate::Result;
 use burn::tensor::activation::{gelu, sigmoid, softmax};
 use burn::tensor::ops::AttentionModuleOptions;
@@ -19,27 +20,6 @@ pub struct Linear {
 }
 
 impl Linear {
-    /// Load a PyTorch `nn.Linear` (`{prefix}.weight` `[out, in]`, optional `{prefix}.bias`).
-    pub fn load(
-        store: &WeightStore,
-        prefix: &str,
-        d_in: usize,
-        d_out: usize,
-        bias: bool,
-        device: &Device,
-    ) -> Result<Self> {
-        let w: Tensor<2> = store.tensor(&format!("{prefix}.weight"), [d_out, d_in], device)?;
-        let bias = if bias {
-            Some(store.tensor(&format!("{prefix}.bias"), [d_out], device)?)
-        } else {
-            None
-        };
-        Ok(Self {
-            weight: w.transpose(),
-            bias,
-        })
-    }
-
     /// Apply to `[..., in]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         burn::tensor::module::linear(x, self.weight.clone(), self.bias.clone())
@@ -58,21 +38,6 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    /// Load `{prefix}.weight` / `{prefix}.bias`.
-    pub fn load(
-        store: &WeightStore,
-        prefix: &str,
-        d: usize,
-        eps: f64,
-        device: &Device,
-    ) -> Result<Self> {
-        Ok(Self {
-            weight: store.tensor(&format!("{prefix}.weight"), [d], device)?,
-            bias: store.tensor(&format!("{prefix}.bias"), [d], device)?,
-            eps,
-        })
-    }
-
     /// Normalise `[..., d]` with burn's `layer_norm` module op: one fused kernel on backends that
     /// have one (Flex), and on autodiff devices burn's default decomposition into differentiable
     /// primitives (mean, centred variance, sqrt, affine) — the same maths as [`Self::forward_reference`].
@@ -181,8 +146,21 @@ pub struct BlockDims {
     pub eps: f64,
 }
 
+impl BlockDims {
+    /// Dimensions of a block of `width` with MLP size `hidden`, `heads` heads, `act`, `eps`.
+    pub fn new(width: usize, hidden: usize, heads: usize, act: Activation, eps: f64) -> Self {
+        Self {
+            width,
+            hidden,
+            heads,
+            act,
+            eps,
+        }
+    }
+}
+
 /// The pre-LN residual block: `x = x + MHA(LN1(x)); x = x + MLP(LN2(x))`, plus an optional
-/// parallel branch from the hook on `LN1(x_in)` added at the end (MMA, Eq. 3 of the paper).
+/// parallel branch from the hook on `LN1(x_in)` added at the end (MMA, Eq. 4–6 of the paper).
 #[derive(Debug, Clone)]
 pub struct ResidualBlock {
     /// `ln_1` / `layer_norm1`.
@@ -200,13 +178,12 @@ pub struct ResidualBlock {
 }
 
 impl ResidualBlock {
-    /// Load a block in Hugging Face naming (`{prefix}.self_attn.q_proj`, `.layer_norm1`, `.mlp.fc1`…).
-    pub fn load_hf(
-        store: &WeightStore,
-        prefix: &str,
-        dims: BlockDims,
-        device: &Device,
-    ) -> Result<Self> {
+    /// Load a block from `v` in the canonical (OpenAI/OpenCLIP) naming: `ln_1`, `attn`, `ln_2`,
+    /// `mlp.c_fc`, `mlp.c_proj`. The attention's input projection is the packed
+    /// `attn.in_proj_weight` `[3d, d]` / `in_proj_bias` `[3d]`, or — for a Hugging Face file,
+    /// whose rename table maps `self_attn.{q,k,v}_proj` to `attn.{q,k,v}_proj` — the three
+    /// separate projections, packed here (columns q | k | v).
+    pub fn load(v: &View<'_>, dims: BlockDims, device: &Device) -> Result<Self> {
         let BlockDims {
             width: d,
             hidden,
@@ -214,110 +191,36 @@ impl ResidualBlock {
             act,
             eps,
         } = dims;
-        let q = Linear::load(
-            store,
-            &format!("{prefix}.self_attn.q_proj"),
-            d,
-            d,
-            true,
-            device,
-        )?;
-        let k = Linear::load(
-            store,
-            &format!("{prefix}.self_attn.k_proj"),
-            d,
-            d,
-            true,
-            device,
-        )?;
-        let v = Linear::load(
-            store,
-            &format!("{prefix}.self_attn.v_proj"),
-            d,
-            d,
-            true,
-            device,
-        )?;
-        let bias = |l: &Linear| l.bias.clone().expect("loaded with bias");
-        let qkv = Linear {
-            weight: Tensor::cat(
-                vec![q.weight.clone(), k.weight.clone(), v.weight.clone()],
-                1,
-            ),
-            bias: Some(Tensor::cat(vec![bias(&q), bias(&k), bias(&v)], 0)),
+        let a = v.pp("attn");
+        let qkv = if a.contains("in_proj_weight") {
+            let w: Tensor<2> = a.tensor("in_proj_weight", [3 * d, d], device)?;
+            Linear {
+                weight: w.transpose(),
+                bias: Some(a.tensor("in_proj_bias", [3 * d], device)?),
+            }
+        } else {
+            let [q, k, vp] =
+                ["q_proj", "k_proj", "v_proj"].map(|n| a.linear(n, d, d, true, device));
+            let (q, k, vp) = (q?, k?, vp?);
+            let bias = |l: &Linear| l.bias.clone().expect("loaded with bias");
+            Linear {
+                weight: Tensor::cat(
+                    vec![q.weight.clone(), k.weight.clone(), vp.weight.clone()],
+                    1,
+                ),
+                bias: Some(Tensor::cat(vec![bias(&q), bias(&k), bias(&vp)], 0)),
+            }
         };
         Ok(Self {
-            ln_1: LayerNorm::load(store, &format!("{prefix}.layer_norm1"), d, eps, device)?,
+            ln_1: v.layer_norm("ln_1", d, eps, device)?,
             attn: Attention {
                 qkv,
-                out: Linear::load(
-                    store,
-                    &format!("{prefix}.self_attn.out_proj"),
-                    d,
-                    d,
-                    true,
-                    device,
-                )?,
+                out: a.linear("out_proj", d, d, true, device)?,
                 heads,
             },
-            ln_2: LayerNorm::load(store, &format!("{prefix}.layer_norm2"), d, eps, device)?,
-            fc1: Linear::load(store, &format!("{prefix}.mlp.fc1"), d, hidden, true, device)?,
-            fc2: Linear::load(store, &format!("{prefix}.mlp.fc2"), hidden, d, true, device)?,
-            act,
-        })
-    }
-
-    /// Load a block in OpenAI/OpenCLIP naming (`{prefix}.attn.in_proj_weight`, `.ln_1`, `.mlp.c_fc`…).
-    pub fn load_open_clip(
-        store: &WeightStore,
-        prefix: &str,
-        dims: BlockDims,
-        device: &Device,
-    ) -> Result<Self> {
-        let BlockDims {
-            width: d,
-            hidden,
-            heads,
-            act,
-            eps,
-        } = dims;
-        let w: Tensor<2> =
-            store.tensor(&format!("{prefix}.attn.in_proj_weight"), [3 * d, d], device)?;
-        let b: Tensor<1> = store.tensor(&format!("{prefix}.attn.in_proj_bias"), [3 * d], device)?;
-        Ok(Self {
-            ln_1: LayerNorm::load(store, &format!("{prefix}.ln_1"), d, eps, device)?,
-            attn: Attention {
-                qkv: Linear {
-                    weight: w.transpose(),
-                    bias: Some(b),
-                },
-                out: Linear::load(
-                    store,
-                    &format!("{prefix}.attn.out_proj"),
-                    d,
-                    d,
-                    true,
-                    device,
-                )?,
-                heads,
-            },
-            ln_2: LayerNorm::load(store, &format!("{prefix}.ln_2"), d, eps, device)?,
-            fc1: Linear::load(
-                store,
-                &format!("{prefix}.mlp.c_fc"),
-                d,
-                hidden,
-                true,
-                device,
-            )?,
-            fc2: Linear::load(
-                store,
-                &format!("{prefix}.mlp.c_proj"),
-                hidden,
-                d,
-                true,
-                device,
-            )?,
+            ln_2: v.layer_norm("ln_2", d, eps, device)?,
+            fc1: v.pp("mlp").linear("c_fc", d, hidden, true, device)?,
+            fc2: v.pp("mlp").linear("c_proj", hidden, d, true, device)?,
             act,
         })
     }

@@ -5,6 +5,7 @@ use super::model::{ClipModel, ImageTower};
 use super::resnet::ResNetTower;
 use super::text::TextTower;
 use super::vision::VisionTower;
+use crate::models::keymap::{KeyMap, Renamed};
 use crate::tensor_io::WeightStore;
 use crate::{Result, VladaptError};
 use burn::tensor::Device;
@@ -83,6 +84,54 @@ fn ignorable(name: &str) -> bool {
     name.ends_with("position_ids") || name == "attn_mask" || name.ends_with("num_batches_tracked")
 }
 
+/// The rename table of `layout` onto the canonical (OpenAI/OpenCLIP) names the towers read:
+/// OpenCLIP files already use them; a Hugging Face `CLIPModel` file is renamed tower by tower
+/// and then inside each residual block (`self_attn.{q,k,v}_proj` become `attn.{q,k,v}_proj`,
+/// which [`ResidualBlock::load`](super::layers::ResidualBlock::load) packs).
+pub fn key_map(layout: Layout) -> Result<KeyMap> {
+    match layout {
+        Layout::OpenClip => KeyMap::new("OpenCLIP", &[]),
+        Layout::HuggingFace => KeyMap::new(
+            "Hugging Face",
+            &[
+                (
+                    r"^text_model\.embeddings\.token_embedding\.",
+                    "token_embedding.",
+                ),
+                (
+                    r"^text_model\.embeddings\.position_embedding\.weight$",
+                    "positional_embedding",
+                ),
+                (r"^text_model\.encoder\.layers\.", "transformer.resblocks."),
+                (r"^text_model\.final_layer_norm\.", "ln_final."),
+                (
+                    r"^vision_model\.embeddings\.patch_embedding\.",
+                    "visual.conv1.",
+                ),
+                (
+                    r"^vision_model\.embeddings\.class_embedding$",
+                    "visual.class_embedding",
+                ),
+                (
+                    r"^vision_model\.embeddings\.position_embedding\.weight$",
+                    "visual.positional_embedding",
+                ),
+                (r"^vision_model\.pre_layrnorm\.", "visual.ln_pre."),
+                (
+                    r"^vision_model\.encoder\.layers\.",
+                    "visual.transformer.resblocks.",
+                ),
+                (r"^vision_model\.post_layernorm\.", "visual.ln_post."),
+                (r"^visual_projection\.", "visual.proj."),
+                (r"(resblocks\.\d+)\.layer_norm([12])\.", "$1.ln_$2."),
+                (r"(resblocks\.\d+)\.self_attn\.", "$1.attn."),
+                (r"(resblocks\.\d+)\.mlp\.fc1\.", "$1.mlp.c_fc."),
+                (r"(resblocks\.\d+)\.mlp\.fc2\.", "$1.mlp.c_proj."),
+            ],
+        ),
+    }
+}
+
 /// Load a CLIP from `dir` onto `device`.
 pub fn load_clip(dir: &Path, device: &Device) -> Result<ClipModel> {
     let files = detect(dir)?;
@@ -95,33 +144,22 @@ pub fn load_clip(dir: &Path, device: &Device) -> Result<ClipModel> {
     } else {
         WeightStore::open(&files.weights)?
     };
+    let weights = Renamed::new(store, &key_map(files.layout)?)?;
+    let root = weights.root();
     let p = config.projection_dim;
-    let (text, vision) = match files.layout {
-        Layout::HuggingFace => (
-            TextTower::load_hf(&store, &config.text, p, device)?,
-            ImageTower::Vit(VisionTower::load_hf(&store, &config.vision, p, device)?),
-        ),
-        Layout::OpenClip => (
-            TextTower::load_open_clip(&store, &config.text, p, device)?,
-            match super::config::open_clip_resnet(&files.config)? {
-                Some(dims) => {
-                    ImageTower::ResNet(ResNetTower::load_open_clip(&store, &dims, p, device)?)
-                }
-                None => ImageTower::Vit(VisionTower::load_open_clip(
-                    &store,
-                    &config.vision,
-                    p,
-                    device,
-                )?),
-            },
-        ),
+    let text = TextTower::load(&root, &config.text, p, device)?;
+    let visual = root.pp("visual");
+    let resnet = match files.layout {
+        Layout::OpenClip => super::config::open_clip_resnet(&files.config)?,
+        Layout::HuggingFace => None,
     };
-    let logit_scale = store.get_f32("logit_scale", &[])?[0];
-    let unused: Vec<String> = store
-        .unused()
-        .into_iter()
-        .filter(|n| !ignorable(n))
-        .collect();
+    let vision = match resnet {
+        Some(dims) => ImageTower::ResNet(ResNetTower::load(&visual, &dims, p, device)?),
+        None => ImageTower::Vit(VisionTower::load(&visual, &config.vision, p, device)?),
+    };
+    let logit_scale = root.tensor::<1>("logit_scale", [1], device)?;
+    let logit_scale = crate::tensor_io::to_vec_f32(&logit_scale)[0];
+    let unused = weights.unexpected(ignorable);
     if !unused.is_empty() {
         tracing::warn!(
             "{}: {} unexpected tensors ignored: {}",

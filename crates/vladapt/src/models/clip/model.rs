@@ -7,7 +7,7 @@ use super::vision::VisionTower;
 use crate::{Result, VladaptError};
 use burn::tensor::Tensor;
 
-/// A frozen CLIP.
+/// A CLIP: frozen while a method adapts it, trained by `pretrain` (via [`ClipModel::from_params`]).
 #[derive(Debug, Clone)]
 pub struct ClipModel {
     /// Text tower.
@@ -38,8 +38,15 @@ impl ClipModel {
 
     /// `exp(logit_scale) · norm(img) · norm(txt)ᵀ` → `[B, C]` for unnormalised features.
     pub fn logits(&self, image_features: Tensor<2>, text_features: Tensor<2>) -> Tensor<2> {
+        self.logits_unit_text(image_features, l2_normalize(text_features))
+    }
+
+    /// `exp(logit_scale) · norm(img) · textᵀ` → `[B, C]` for unnormalised image features
+    /// `[B, D]` and text features `[C, D]` that are already L2-normalised (the head of every
+    /// method: CLIP Eq. in §2.3, CoOp Eq. 3, MaPLe, MMA, CLIP-Adapter, zero-shot).
+    pub fn logits_unit_text(&self, image_features: Tensor<2>, text_unit: Tensor<2>) -> Tensor<2> {
         l2_normalize(image_features)
-            .matmul(l2_normalize(text_features).transpose())
+            .matmul(text_unit.transpose())
             .mul_scalar(self.scale())
     }
 }
@@ -69,11 +76,15 @@ impl ImageTower {
     pub fn vit_for(&self, method: &str) -> Result<&VisionTower> {
         match self {
             Self::Vit(v) => Ok(v),
-            Self::ResNet(r) => Err(VladaptError::Invalid(format!(
-                "{method} needs a ViT image tower; this model's image tower is a ResNet \
-                 (vision_cfg.layers = {:?})",
-                r.dims.layers
-            ))),
+            Self::ResNet(r) => Err(not_a_vit(method, r)),
+        }
+    }
+
+    /// The ViT, mutably, or the error of [`Self::vit_for`].
+    pub fn vit_mut_for(&mut self, method: &str) -> Result<&mut VisionTower> {
+        match self {
+            Self::Vit(v) => Ok(v),
+            Self::ResNet(r) => Err(not_a_vit(method, r)),
         }
     }
 
@@ -84,6 +95,14 @@ impl ImageTower {
             Self::ResNet(r) => r.projection.weight.clone(),
         }
     }
+}
+
+fn not_a_vit(method: &str, r: &ResNetTower) -> VladaptError {
+    VladaptError::Invalid(format!(
+        "{method} needs a ViT image tower; this model's image tower is a ResNet \
+         (vision_cfg.layers = {:?})",
+        r.dims.layers
+    ))
 }
 
 /// L2-normalise the rows of `[N, D]`.

@@ -8,7 +8,7 @@
 //! ([`ConvBn`], shared with the grounding trunk).
 use crate::models::clip::layers::Linear;
 use crate::models::grounding::layers::{Conv2d, ConvBn, MultiHeadAttention};
-use crate::tensor_io::WeightStore;
+use crate::models::keymap::View;
 use crate::{Result, VladaptError};
 use burn::tensor::activation::relu;
 use burn::tensor::module::avg_pool2d;
@@ -30,14 +30,15 @@ pub struct ResNetDims {
 
 /// `conv` (bias-free, padding `k/2`) + eval BatchNorm `{prefix_bn}.{weight,bias,running_mean,running_var}`.
 fn conv_bn(
-    store: &WeightStore,
+    v: &View<'_>,
     conv: &str,
     bn: &str,
     (c_in, c_out, k, stride): (usize, usize, usize, usize),
     device: &Device,
 ) -> Result<ConvBn> {
-    let weight: Tensor<4> = store.tensor(&format!("{conv}.weight"), [c_out, c_in, k, k], device)?;
-    let v = |leaf: &str| store.tensor::<1>(&format!("{bn}.{leaf}"), [c_out], device);
+    let weight: Tensor<4> = v.pp(conv).tensor("weight", [c_out, c_in, k, k], device)?;
+    let bn = v.pp(bn);
+    let v = |leaf: &str| bn.tensor::<1>(leaf, [c_out], device);
     ConvBn::new(
         Conv2d {
             weight,
@@ -73,25 +74,22 @@ pub struct RnBottleneck {
 
 impl RnBottleneck {
     fn load(
-        store: &WeightStore,
-        p: &str,
+        v: &View<'_>,
         c_in: usize,
         planes: usize,
         stride: usize,
         device: &Device,
     ) -> Result<Self> {
         let out = 4 * planes;
-        let c = |n: usize| format!("{p}.conv{n}");
-        let b = |n: usize| format!("{p}.bn{n}");
         Ok(Self {
-            conv1: conv_bn(store, &c(1), &b(1), (c_in, planes, 1, 1), device)?,
-            conv2: conv_bn(store, &c(2), &b(2), (planes, planes, 3, 1), device)?,
-            conv3: conv_bn(store, &c(3), &b(3), (planes, out, 1, 1), device)?,
+            conv1: conv_bn(v, "conv1", "bn1", (c_in, planes, 1, 1), device)?,
+            conv2: conv_bn(v, "conv2", "bn2", (planes, planes, 3, 1), device)?,
+            conv3: conv_bn(v, "conv3", "bn3", (planes, out, 1, 1), device)?,
             downsample: if stride > 1 || c_in != out {
                 Some(conv_bn(
-                    store,
-                    &format!("{p}.downsample.0"),
-                    &format!("{p}.downsample.1"),
+                    v,
+                    "downsample.0",
+                    "downsample.1",
                     (c_in, out, 1, 1),
                     device,
                 )?)
@@ -115,7 +113,7 @@ impl RnBottleneck {
     }
 }
 
-/// The frozen `ModifiedResNet` tower.
+/// The `ModifiedResNet` image tower.
 #[derive(Debug, Clone)]
 pub struct ResNetTower {
     stem: [ConvBn; 3],
@@ -131,13 +129,8 @@ pub struct ResNetTower {
 }
 
 impl ResNetTower {
-    /// Load from OpenCLIP names (`visual.conv1.weight`, `visual.layer1.0.*`, `visual.attnpool.*`).
-    pub fn load_open_clip(
-        store: &WeightStore,
-        dims: &ResNetDims,
-        proj_dim: usize,
-        device: &Device,
-    ) -> Result<Self> {
+    /// Load from `v` (OpenCLIP's `visual`: `conv1.weight`, `layer1.0.*`, `attnpool.*`).
+    pub fn load(v: &View<'_>, dims: &ResNetDims, proj_dim: usize, device: &Device) -> Result<Self> {
         let w = dims.width;
         if dims.layers.len() != 4 || dims.layers.contains(&0) {
             return Err(VladaptError::Invalid(format!(
@@ -146,27 +139,9 @@ impl ResNetTower {
             )));
         }
         let stem = [
-            conv_bn(
-                store,
-                "visual.conv1",
-                "visual.bn1",
-                (3, w / 2, 3, 2),
-                device,
-            )?,
-            conv_bn(
-                store,
-                "visual.conv2",
-                "visual.bn2",
-                (w / 2, w / 2, 3, 1),
-                device,
-            )?,
-            conv_bn(
-                store,
-                "visual.conv3",
-                "visual.bn3",
-                (w / 2, w, 3, 1),
-                device,
-            )?,
+            conv_bn(v, "conv1", "bn1", (3, w / 2, 3, 2), device)?,
+            conv_bn(v, "conv2", "bn2", (w / 2, w / 2, 3, 1), device)?,
+            conv_bn(v, "conv3", "bn3", (w / 2, w, 3, 1), device)?,
         ];
         let mut c_in = w;
         let mut stages = Vec::with_capacity(4);
@@ -175,23 +150,22 @@ impl ResNetTower {
             let mut blocks = Vec::with_capacity(n);
             for i in 0..n {
                 let stride = if s > 0 && i == 0 { 2 } else { 1 };
-                let p = format!("visual.layer{}.{i}", s + 1);
-                blocks.push(RnBottleneck::load(store, &p, c_in, planes, stride, device)?);
+                let p = v.pp(format!("layer{}", s + 1)).pp(i);
+                blocks.push(RnBottleneck::load(&p, c_in, planes, stride, device)?);
                 c_in = 4 * planes;
             }
             stages.push(blocks);
         }
         let d = 32 * w;
         let grid = dims.image_size / 32;
-        let lin = |n: &str, o: usize| {
-            Linear::load(store, &format!("visual.attnpool.{n}"), d, o, true, device)
-        };
+        let pool = v.pp("attnpool");
+        let lin = |n: &str, o: usize| pool.linear(n, d, o, true, device);
         let projection = lin("c_proj", proj_dim)?;
         Ok(Self {
             stem,
             stages,
-            positional_embedding: store.tensor(
-                "visual.attnpool.positional_embedding",
+            positional_embedding: pool.tensor(
+                "positional_embedding",
                 [grid * grid + 1, d],
                 device,
             )?,

@@ -6,11 +6,11 @@
 //! converted back to PyTorch's (`[out, in]`, separate `q_proj`/`k_proj`/`v_proj`,
 //! `patch_embedding` `[D, 3, p, p]`, scalar `logit_scale`) here only.
 use super::config::Activation;
-use super::layers::{LayerNorm, Linear, ResidualBlock};
 use super::model::ClipModel;
-use crate::tensor_io::{save_safetensors_atomic, to_vec_f32, write_atomic};
+use crate::io::{write_dir_atomic, write_json_atomic as write_json};
+use crate::tensor_io::{save_safetensors_atomic, to_vec_f32};
 use crate::{Result, VladaptError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use vladapt_image::{CLIP_MEAN, CLIP_STD};
 use vladapt_tokenizer::ClipTokenizer;
 
@@ -34,111 +34,135 @@ fn act_name(a: Activation) -> &'static str {
     }
 }
 
-fn push_ln(out: &mut Named, prefix: &str, ln: &LayerNorm) {
-    let d = ln.weight.dims()[0];
-    out.push((format!("{prefix}.weight"), vec![d], to_vec_f32(&ln.weight)));
-    out.push((format!("{prefix}.bias"), vec![d], to_vec_f32(&ln.bias)));
+/// How an internal tensor is written in the Hugging Face layout.
+enum ToHf {
+    /// As is.
+    Same,
+    /// An internal `[in, out]` linear weight → PyTorch's `[out, in]`.
+    Transpose,
+    /// The packed `[d, 3d]` q|k|v weight or `[3d]` bias → `q_proj`, `k_proj`, `v_proj`.
+    SplitQkv,
+    /// The flattened patch conv `[3·p·p, d]` → `patch_embedding.weight` `[d, 3, p, p]`.
+    PatchConv,
+    /// The `[1]` logit scale → a 0-dim scalar.
+    Scalar,
 }
 
-/// `nn.Linear` tensors from an internal `[in, out]` linear.
-fn push_linear(out: &mut Named, prefix: &str, l: &Linear) {
-    let [i, o] = l.weight.dims();
-    out.push((
-        format!("{prefix}.weight"),
-        vec![o, i],
-        transpose(&to_vec_f32(&l.weight), i, o),
-    ));
-    if let Some(b) = &l.bias {
-        out.push((format!("{prefix}.bias"), vec![o], to_vec_f32(b)));
+/// The Hugging Face `CLIPModel` name of an internal parameter (see [`super::init`]) and how to
+/// convert it; the names are the inverse of the Hugging Face rename table of [`super::load`].
+fn hf_name(name: &str) -> Result<(String, ToHf)> {
+    if name == "logit_scale" {
+        return Ok((name.into(), ToHf::Scalar));
     }
-}
-
-fn push_block(out: &mut Named, prefix: &str, b: &ResidualBlock) {
-    push_ln(out, &format!("{prefix}.layer_norm1"), &b.ln_1);
-    let [d, d3] = b.attn.qkv.weight.dims();
-    debug_assert_eq!(d3, 3 * d);
-    // [d, 3d] (in, out) → [3d, d] (out, in): rows q | k | v.
-    let w = transpose(&to_vec_f32(&b.attn.qkv.weight), d, 3 * d);
-    let bias = b
-        .attn
-        .qkv
-        .bias
-        .as_ref()
-        .map(to_vec_f32)
-        .unwrap_or_else(|| vec![0.0; 3 * d]);
-    for (k, name) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
-        out.push((
-            format!("{prefix}.self_attn.{name}.weight"),
-            vec![d, d],
-            w[k * d * d..(k + 1) * d * d].to_vec(),
-        ));
-        out.push((
-            format!("{prefix}.self_attn.{name}.bias"),
-            vec![d],
-            bias[k * d..(k + 1) * d].to_vec(),
-        ));
-    }
-    push_linear(out, &format!("{prefix}.self_attn.out_proj"), &b.attn.out);
-    push_ln(out, &format!("{prefix}.layer_norm2"), &b.ln_2);
-    push_linear(out, &format!("{prefix}.mlp.fc1"), &b.fc1);
-    push_linear(out, &format!("{prefix}.mlp.fc2"), &b.fc2);
+    let unknown =
+        || VladaptError::Invalid(format!("no Hugging Face name for CLIP tensor `{name}`"));
+    let (tower, rest) = name.split_once('.').ok_or_else(unknown)?;
+    let (model, proj) = match tower {
+        "text" => ("text_model", "text_projection"),
+        "vision" => ("vision_model", "visual_projection"),
+        _ => return Err(unknown()),
+    };
+    let leaf = |s: &str| -> (String, String) {
+        match s.rsplit_once('.') {
+            Some((a, b)) => (a.to_string(), b.to_string()),
+            None => (s.to_string(), String::new()),
+        }
+    };
+    Ok(match rest {
+        "token_embedding" => (
+            format!("{model}.embeddings.token_embedding.weight"),
+            ToHf::Same,
+        ),
+        "position_embedding" => (
+            format!("{model}.embeddings.position_embedding.weight"),
+            ToHf::Same,
+        ),
+        "class_embedding" => (format!("{model}.embeddings.class_embedding"), ToHf::Same),
+        "patch_weight" => (
+            format!("{model}.embeddings.patch_embedding.weight"),
+            ToHf::PatchConv,
+        ),
+        "projection" => (format!("{proj}.weight"), ToHf::Transpose),
+        _ => {
+            let (module, kind) = leaf(rest);
+            let renamed = match module.as_str() {
+                "ln_final" => "final_layer_norm".to_string(),
+                "ln_pre" => "pre_layrnorm".to_string(),
+                "ln_post" => "post_layernorm".to_string(),
+                m => {
+                    let Some(block) = m.strip_prefix("blocks.") else {
+                        return Err(unknown());
+                    };
+                    let (i, part) = block.split_once('.').ok_or_else(unknown)?;
+                    let part = match part {
+                        "ln_1" => "layer_norm1",
+                        "ln_2" => "layer_norm2",
+                        "attn.qkv" => "self_attn",
+                        "attn.out" => "self_attn.out_proj",
+                        "fc1" => "mlp.fc1",
+                        "fc2" => "mlp.fc2",
+                        _ => return Err(unknown()),
+                    };
+                    let how = match (part, kind.as_str()) {
+                        ("self_attn", _) => ToHf::SplitQkv,
+                        (p, "weight") if !p.starts_with("layer_norm") => ToHf::Transpose,
+                        _ => ToHf::Same,
+                    };
+                    return Ok((format!("{model}.encoder.layers.{i}.{part}.{kind}"), how));
+                }
+            };
+            (format!("{model}.{renamed}.{kind}"), ToHf::Same)
+        }
+    })
 }
 
 impl ClipModel {
-    /// All weights under their Hugging Face `CLIPModel` names and layouts.
+    /// All weights under their Hugging Face `CLIPModel` names and layouts, derived from the
+    /// parameter tree ([`ClipModel::to_params`]).
     pub fn hf_tensors(&self) -> Result<Named> {
         let mut out: Named = Vec::new();
-        let t = &self.text;
-        let tc = &t.config;
-        let p = self.config.projection_dim;
-        out.push((
-            "text_model.embeddings.token_embedding.weight".into(),
-            vec![tc.vocab_size, tc.width],
-            to_vec_f32(&t.token_embedding),
-        ));
-        out.push((
-            "text_model.embeddings.position_embedding.weight".into(),
-            vec![tc.context_length, tc.width],
-            to_vec_f32(&t.position_embedding),
-        ));
-        for (i, b) in t.blocks.iter().enumerate() {
-            push_block(&mut out, &format!("text_model.encoder.layers.{i}"), b);
+        let params = self.to_params().map_err(|e| {
+            VladaptError::Invalid(format!("saving in the Hugging Face layout: {e}"))
+        })?;
+        for p in params.entries() {
+            let (hf, how) = hf_name(&p.name)?;
+            let vals = to_vec_f32(&p.value);
+            let s = &p.shape;
+            match how {
+                ToHf::Same => out.push((hf, s.clone(), vals)),
+                ToHf::Scalar => out.push((hf, vec![], vals)),
+                ToHf::Transpose => out.push((hf, vec![s[1], s[0]], transpose(&vals, s[0], s[1]))),
+                ToHf::PatchConv => {
+                    let (k, d) = (s[0], s[1]);
+                    let side = self.config.vision.patch_size;
+                    out.push((hf, vec![d, 3, side, side], transpose(&vals, k, d)));
+                }
+                ToHf::SplitQkv => {
+                    let (prefix, kind) = hf.rsplit_once('.').ok_or_else(|| {
+                        VladaptError::Invalid(format!("no Hugging Face name for `{}`", p.name))
+                    })?;
+                    let d = s[0] / if s.len() == 1 { 3 } else { 1 };
+                    // [d, 3d] (in, out) → [3d, d] (out, in): rows q | k | v.
+                    let vals = if s.len() == 2 {
+                        transpose(&vals, d, 3 * d)
+                    } else {
+                        vals
+                    };
+                    let (shape, len) = if s.len() == 2 {
+                        (vec![d, d], d * d)
+                    } else {
+                        (vec![d], d)
+                    };
+                    for (k, q) in ["q_proj", "k_proj", "v_proj"].iter().enumerate() {
+                        out.push((
+                            format!("{prefix}.{q}.{kind}"),
+                            shape.clone(),
+                            vals[k * len..(k + 1) * len].to_vec(),
+                        ));
+                    }
+                }
+            }
         }
-        push_ln(&mut out, "text_model.final_layer_norm", &t.ln_final);
-        out.push((
-            "text_projection.weight".into(),
-            vec![p, tc.width],
-            transpose(&to_vec_f32(&t.projection), tc.width, p),
-        ));
-        let v = self.vision.vit_for("saving in the Hugging Face layout")?;
-        let vc = &v.config;
-        let ps = vc.patch_size;
-        out.push((
-            "vision_model.embeddings.patch_embedding.weight".into(),
-            vec![vc.width, 3, ps, ps],
-            transpose(&to_vec_f32(&v.patch_weight), 3 * ps * ps, vc.width),
-        ));
-        out.push((
-            "vision_model.embeddings.class_embedding".into(),
-            vec![vc.width],
-            to_vec_f32(&v.class_embedding),
-        ));
-        out.push((
-            "vision_model.embeddings.position_embedding.weight".into(),
-            vec![vc.tokens(), vc.width],
-            to_vec_f32(&v.position_embedding),
-        ));
-        push_ln(&mut out, "vision_model.pre_layrnorm", &v.ln_pre);
-        for (i, b) in v.blocks.iter().enumerate() {
-            push_block(&mut out, &format!("vision_model.encoder.layers.{i}"), b);
-        }
-        push_ln(&mut out, "vision_model.post_layernorm", &v.ln_post);
-        out.push((
-            "visual_projection.weight".into(),
-            vec![p, vc.width],
-            transpose(&to_vec_f32(&v.projection), vc.width, p),
-        ));
-        out.push(("logit_scale".into(), vec![], vec![self.logit_scale]));
         Ok(out)
     }
 
@@ -197,11 +221,10 @@ impl ClipModel {
     /// `tokenizer` (`model_max_length` = the text context length); `preprocessor_config.json`
     /// is `CLIPImageProcessor` with shortest edge and crop = the image size, CLIP mean/std.
     pub fn save_hf(&self, dir: &Path, tokenizer: &ClipTokenizer) -> Result<()> {
-        let tmp = sibling(dir, "tmp");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| VladaptError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| VladaptError::io(&tmp, e))?;
+        write_dir_atomic(dir, |tmp| self.write_hf(tmp, tokenizer))
+    }
+
+    fn write_hf(&self, tmp: &Path, tokenizer: &ClipTokenizer) -> Result<()> {
         save_safetensors_atomic(
             &tmp.join("model.safetensors"),
             &self.hf_tensors()?,
@@ -229,53 +252,13 @@ impl ClipModel {
             }),
         )?;
         tokenizer
-            .save_hf(&tmp)
+            .save_hf(tmp)
             .map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
         let tc_path = tmp.join("tokenizer_config.json");
         let text = std::fs::read_to_string(&tc_path).map_err(|e| VladaptError::io(&tc_path, e))?;
         let mut tc: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| VladaptError::config(&tc_path, format!("invalid JSON: {e}")))?;
         tc["model_max_length"] = self.config.text.context_length.into();
-        write_json(&tc_path, &tc)?;
-        replace_dir(&tmp, dir)
+        write_json(&tc_path, &tc)
     }
-}
-
-fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
-    let s = serde_json::to_string_pretty(v)
-        .map_err(|e| VladaptError::Invalid(format!("{}: {e}", path.display())))?;
-    write_atomic(path, s.as_bytes())
-}
-
-/// `dir` with `.{suffix}` appended to its last component.
-pub fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
-    name.push(format!(".{suffix}"));
-    dir.with_file_name(name)
-}
-
-/// Replace directory `dst` by the complete directory `src` (renames only: `dst` → `dst.old`,
-/// `src` → `dst`, then `dst.old` is removed). At every moment either the old or the new
-/// directory is complete on disk.
-pub fn replace_dir(src: &Path, dst: &Path) -> Result<()> {
-    if let Some(parent) = dst.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| VladaptError::io(parent, e))?;
-        }
-    }
-    let old = sibling(dst, "old");
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| VladaptError::io(&old, e))?;
-    }
-    if dst.exists() {
-        std::fs::rename(dst, &old).map_err(|e| VladaptError::io(dst, e))?;
-    }
-    std::fs::rename(src, dst).map_err(|e| VladaptError::io(dst, e))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(|e| VladaptError::io(&old, e))?;
-    }
-    Ok(())
 }

@@ -3,11 +3,11 @@
 use super::config::TextConfig;
 use super::hooks::TowerHook;
 use super::layers::{causal_mask, BlockDims, LayerNorm, ResidualBlock};
-use crate::tensor_io::WeightStore;
+use crate::models::keymap::View;
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-/// Frozen text tower.
+/// The text tower.
 #[derive(Debug, Clone)]
 pub struct TextTower {
     /// `[vocab, width]`.
@@ -25,83 +25,30 @@ pub struct TextTower {
 }
 
 impl TextTower {
-    /// Load from Hugging Face names (`text_model.*`, `text_projection.weight`).
-    pub fn load_hf(
-        store: &WeightStore,
-        cfg: &TextConfig,
-        proj_dim: usize,
-        device: &Device,
-    ) -> Result<Self> {
+    /// Load from `v` in the canonical (OpenAI/OpenCLIP) naming: `token_embedding.weight`,
+    /// `positional_embedding`, `transformer.resblocks.{i}`, `ln_final`, `text_projection`
+    /// (`[d, proj]`, or a Hugging Face `text_projection.weight` `[proj, d]`).
+    pub fn load(v: &View<'_>, cfg: &TextConfig, proj_dim: usize, device: &Device) -> Result<Self> {
         let d = cfg.width;
+        let dims = BlockDims::new(d, cfg.intermediate, cfg.heads, cfg.activation, cfg.eps);
+        let blocks = v.pp("transformer").pp("resblocks");
         let blocks = (0..cfg.layers)
-            .map(|i| {
-                ResidualBlock::load_hf(
-                    store,
-                    &format!("text_model.encoder.layers.{i}"),
-                    BlockDims {
-                        width: d,
-                        hidden: cfg.intermediate,
-                        heads: cfg.heads,
-                        act: cfg.activation,
-                        eps: cfg.eps,
-                    },
-                    device,
-                )
-            })
+            .map(|i| ResidualBlock::load(&blocks.pp(i), dims, device))
             .collect::<Result<Vec<_>>>()?;
-        let proj: Tensor<2> = store.tensor("text_projection.weight", [proj_dim, d], device)?;
         Ok(Self {
-            token_embedding: store.tensor(
-                "text_model.embeddings.token_embedding.weight",
+            token_embedding: v.pp("token_embedding").tensor(
+                "weight",
                 [cfg.vocab_size, d],
                 device,
             )?,
-            position_embedding: store.tensor(
-                "text_model.embeddings.position_embedding.weight",
-                [cfg.context_length, d],
-                device,
-            )?,
-            blocks,
-            ln_final: LayerNorm::load(store, "text_model.final_layer_norm", d, cfg.eps, device)?,
-            projection: proj.transpose(),
-            config: cfg.clone(),
-        })
-    }
-
-    /// Load from OpenAI/OpenCLIP names (`token_embedding.weight`, `transformer.resblocks.N`, …).
-    pub fn load_open_clip(
-        store: &WeightStore,
-        cfg: &TextConfig,
-        proj_dim: usize,
-        device: &Device,
-    ) -> Result<Self> {
-        let d = cfg.width;
-        let blocks = (0..cfg.layers)
-            .map(|i| {
-                ResidualBlock::load_open_clip(
-                    store,
-                    &format!("transformer.resblocks.{i}"),
-                    BlockDims {
-                        width: d,
-                        hidden: cfg.intermediate,
-                        heads: cfg.heads,
-                        act: cfg.activation,
-                        eps: cfg.eps,
-                    },
-                    device,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self {
-            token_embedding: store.tensor("token_embedding.weight", [cfg.vocab_size, d], device)?,
-            position_embedding: store.tensor(
+            position_embedding: v.tensor(
                 "positional_embedding",
                 [cfg.context_length, d],
                 device,
             )?,
             blocks,
-            ln_final: LayerNorm::load(store, "ln_final", d, cfg.eps, device)?,
-            projection: store.tensor("text_projection", [d, proj_dim], device)?,
+            ln_final: v.layer_norm("ln_final", d, cfg.eps, device)?,
+            projection: v.projection("text_projection", d, proj_dim, device)?,
             config: cfg.clone(),
         })
     }

@@ -3,11 +3,11 @@
 use super::config::VisionConfig;
 use super::hooks::TowerHook;
 use super::layers::{BlockDims, LayerNorm, ResidualBlock};
-use crate::tensor_io::WeightStore;
+use crate::models::keymap::View;
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor};
 
-/// Frozen vision tower.
+/// The ViT image tower.
 #[derive(Debug, Clone)]
 pub struct VisionTower {
     /// Patch projection `[3·p·p, width]` (the bias-free conv, flattened in (c, y, x) order).
@@ -29,95 +29,31 @@ pub struct VisionTower {
 }
 
 impl VisionTower {
-    /// Load from Hugging Face names (`vision_model.*`, `visual_projection.weight`).
-    pub fn load_hf(
-        store: &WeightStore,
+    /// Load from `v` in the canonical (OpenAI/OpenCLIP) naming: `conv1.weight` `[d, 3, p, p]`,
+    /// `class_embedding`, `positional_embedding`, `ln_pre`, `transformer.resblocks.{i}`,
+    /// `ln_post`, `proj` (`[d, proj]`, or a Hugging Face `proj.weight` `[proj, d]`).
+    pub fn load(
+        v: &View<'_>,
         cfg: &VisionConfig,
         proj_dim: usize,
         device: &Device,
     ) -> Result<Self> {
         let d = cfg.width;
         let p = cfg.patch_size;
-        let conv: Tensor<4> = store.tensor(
-            "vision_model.embeddings.patch_embedding.weight",
-            [d, 3, p, p],
-            device,
-        )?;
+        let conv: Tensor<4> = v.pp("conv1").tensor("weight", [d, 3, p, p], device)?;
+        let dims = BlockDims::new(d, cfg.intermediate, cfg.heads, cfg.activation, cfg.eps);
+        let blocks = v.pp("transformer").pp("resblocks");
         let blocks = (0..cfg.layers)
-            .map(|i| {
-                ResidualBlock::load_hf(
-                    store,
-                    &format!("vision_model.encoder.layers.{i}"),
-                    BlockDims {
-                        width: d,
-                        hidden: cfg.intermediate,
-                        heads: cfg.heads,
-                        act: cfg.activation,
-                        eps: cfg.eps,
-                    },
-                    device,
-                )
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let proj: Tensor<2> = store.tensor("visual_projection.weight", [proj_dim, d], device)?;
-        Ok(Self {
-            patch_weight: conv.reshape([d, 3 * p * p]).transpose(),
-            class_embedding: store.tensor(
-                "vision_model.embeddings.class_embedding",
-                [d],
-                device,
-            )?,
-            position_embedding: store.tensor(
-                "vision_model.embeddings.position_embedding.weight",
-                [cfg.tokens(), d],
-                device,
-            )?,
-            ln_pre: LayerNorm::load(store, "vision_model.pre_layrnorm", d, cfg.eps, device)?,
-            blocks,
-            ln_post: LayerNorm::load(store, "vision_model.post_layernorm", d, cfg.eps, device)?,
-            projection: proj.transpose(),
-            config: cfg.clone(),
-        })
-    }
-
-    /// Load from OpenAI/OpenCLIP names (`visual.conv1.weight`, `visual.transformer.resblocks.N`, …).
-    pub fn load_open_clip(
-        store: &WeightStore,
-        cfg: &VisionConfig,
-        proj_dim: usize,
-        device: &Device,
-    ) -> Result<Self> {
-        let d = cfg.width;
-        let p = cfg.patch_size;
-        let conv: Tensor<4> = store.tensor("visual.conv1.weight", [d, 3, p, p], device)?;
-        let blocks = (0..cfg.layers)
-            .map(|i| {
-                ResidualBlock::load_open_clip(
-                    store,
-                    &format!("visual.transformer.resblocks.{i}"),
-                    BlockDims {
-                        width: d,
-                        hidden: cfg.intermediate,
-                        heads: cfg.heads,
-                        act: cfg.activation,
-                        eps: cfg.eps,
-                    },
-                    device,
-                )
-            })
+            .map(|i| ResidualBlock::load(&blocks.pp(i), dims, device))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             patch_weight: conv.reshape([d, 3 * p * p]).transpose(),
-            class_embedding: store.tensor("visual.class_embedding", [d], device)?,
-            position_embedding: store.tensor(
-                "visual.positional_embedding",
-                [cfg.tokens(), d],
-                device,
-            )?,
-            ln_pre: LayerNorm::load(store, "visual.ln_pre", d, cfg.eps, device)?,
+            class_embedding: v.tensor("class_embedding", [d], device)?,
+            position_embedding: v.tensor("positional_embedding", [cfg.tokens(), d], device)?,
+            ln_pre: v.layer_norm("ln_pre", d, cfg.eps, device)?,
             blocks,
-            ln_post: LayerNorm::load(store, "visual.ln_post", d, cfg.eps, device)?,
-            projection: store.tensor("visual.proj", [d, proj_dim], device)?,
+            ln_post: v.layer_norm("ln_post", d, cfg.eps, device)?,
+            projection: v.projection("proj", d, proj_dim, device)?,
             config: cfg.clone(),
         })
     }

@@ -32,7 +32,7 @@ pub fn ensemble_text_features(
         }
         let prompts: Vec<String> = classes
             .iter()
-            .map(|c| t.replace("{}", &c.replace('_', " ")))
+            .map(|c| vladapt_data::format_template(t, c))
             .collect();
         if let Some(p) = prompts.iter().find(|p| !tok.fits(p, ctx)) {
             return Err(VladaptError::Invalid(format!(

@@ -1,5 +1,6 @@
-//! Trainable tensors of a method, by name. Each is stored flat (`[numel]`) as one autodiff
-//! leaf and reshaped where used, so one optimiser and one checkpoint format serve every method.
+//! Named tensors: a method's trainable tensors, or a whole CLIP while pretraining. Each is
+//! stored flat (`[numel]`) as one autodiff leaf and reshaped where used, so one optimiser and
+//! one checkpoint format serve every method and pretraining.
 use crate::tensor_io::{save_safetensors_atomic, to_vec_f32, SafetensorsFile};
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Distribution, Gradients, Tensor, TensorData};
