@@ -80,7 +80,8 @@ fn tiny_transvg_overfits_world_expressions() {
     let start = GroundingStart::from_model_dir(&model(&t.path().join("m"), 1)).unwrap();
     let data = EncodedSet::new(samples, &start.model, &start.tokenizer).unwrap();
     let run = t.path().join("run");
-    let cfg = config(100, 8, 2e-3);
+    let mut cfg = config(150, 8, 1e-3);
+    cfg.train.lr_drop = 100;
     train_grounding(start, &cfg, &data, &run, &dev(), quiet()).unwrap();
     let m = metrics(&run);
     let ends: Vec<&serde_json::Value> = m.iter().filter(|v| v.get("epoch_end").is_some()).collect();
@@ -92,7 +93,7 @@ fn tiny_transvg_overfits_world_expressions() {
     let pred = predict_boxes(&trained.method, &data, 64, &dev(), false).unwrap();
     let s = score("train", &pred, &data).unwrap();
     eprintln!("Acc@0.5 {:.1}% mIoU {:.1}%", s.acc_at_05, s.miou);
-    assert!(last < 0.1 && last < first / 5.0, "loss {first} -> {last}");
+    assert!(last < 0.15 && last < first / 8.0, "loss {first} -> {last}");
     assert_eq!(s.acc_at_05, 100.0, "{s:?}");
 }
 
