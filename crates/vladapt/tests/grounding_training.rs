@@ -97,12 +97,26 @@ fn tiny_transvg_overfits_world_expressions() {
     assert_eq!(s.acc_at_05, 100.0, "{s:?}");
 }
 
+/// MMCA (the corrected preset) sized for the tiny model: rank d/4, embedding d/2, gate d/8.
+fn tiny_mmca() -> GroundingMethodConfig {
+    let mut c = vladapt::methods::mmca_config::MmcaConfig::preset("mmca").unwrap();
+    (c.rank, c.embed_dim, c.gate_hidden) = (8, 16, 4);
+    GroundingMethodConfig::Mmca(c)
+}
+
 #[test]
 fn resume_is_bit_identical_and_changed_configs_are_refused() {
+    for method in [GroundingMethodConfig::Transvg, tiny_mmca()] {
+        resume_case(method);
+    }
+}
+
+fn resume_case(method: GroundingMethodConfig) {
     let t = tempfile::tempdir().unwrap();
     let samples = world(&t.path().join("w"), 6);
     let mdir = model(&t.path().join("m"), 2);
-    let cfg = config(3, 4, 1e-3);
+    let mut cfg = config(3, 4, 1e-3);
+    cfg.method = method;
     let run = |dir: &Path, cfg: &GroundingRunConfig, stop: Option<usize>| {
         let start = GroundingStart::from_model_dir(&mdir).unwrap();
         let data = EncodedSet::new(samples.clone(), &start.model, &start.tokenizer).unwrap();

@@ -417,9 +417,14 @@ fn print_table(
 /// Arguments of `vladapt bench train`.
 #[derive(Args)]
 struct TrainBenchArgs {
+    /// Task: classification (CLIP methods) or grounding (TransVG / MMCA, `--ground-*`).
+    #[arg(long, value_enum, default_value = "classification")]
+    task: super::bench_train_ground::TrainTask,
+    #[command(flatten)]
+    grounding: super::bench_train_ground::GroundTrainArgs,
     /// Method: coop, cocoop, clip-adapter, maple, mma (the official recipe's settings).
-    #[arg(long)]
-    method: String,
+    #[arg(long, required_if_eq("task", "classification"))]
+    method: Option<String>,
     /// Hugging Face CLIP checkpoint dir. Default: the random ViT-B/32-size checkpoint of
     /// `bench embed` ($VLADAPT_BENCH_DIR, default target/bench/vitb32).
     #[arg(long)]
@@ -482,7 +487,17 @@ fn run_train(a: TrainBenchArgs) -> Result<()> {
     use vladapt::train::optim::Optimizer;
     use vladapt::train::{train_step, Protocol, RunConfig, StepInput};
 
-    let kind = MethodKind::parse(&a.method)?;
+    if a.task == super::bench_train_ground::TrainTask::Grounding {
+        return super::bench_train_ground::run(
+            &a.grounding,
+            a.steps,
+            a.warmup,
+            a.threads,
+            a.no_reference,
+            &a.device,
+        );
+    }
+    let kind = MethodKind::parse(a.method.as_deref().unwrap_or_default())?;
     if matches!(kind, MethodKind::Zeroshot | MethodKind::LinearProbe) {
         bail!("bench train: --method must be coop, cocoop, clip-adapter, maple or mma");
     }

@@ -25,6 +25,9 @@ enum GroundCmd {
     Train(super::ground_train::TrainArgs),
     /// Evaluate a model directory per split: Acc@0.5, mean IoU, table, JSON, PNG sheet.
     Eval(super::ground_train::EvalArgs),
+    /// One forward/backward (TransVG or MMCA) on given images, expressions and boxes, written
+    /// to safetensors: boxes, L1/GIoU/total loss, every gradient, the visual-encoder output.
+    InspectStep(super::ground_inspect::InspectStepArgs),
 }
 
 #[derive(Args)]
@@ -69,6 +72,7 @@ pub fn run(a: GroundArgs) -> Result<()> {
         GroundCmd::Init(i) => init(i),
         GroundCmd::Train(t) => super::ground_train::train(t),
         GroundCmd::Eval(e) => super::ground_train::eval(e),
+        GroundCmd::InspectStep(i) => super::ground_inspect::run(i),
     }
 }
 

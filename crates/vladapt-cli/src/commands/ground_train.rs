@@ -16,15 +16,35 @@ use vladapt::train::grounding_eval::{
 use vladapt::train::TrainOptions;
 use vladapt_data::grounding::GroundingSample;
 
-/// Method names accepted by `--method`.
-pub const METHODS: &[&str] = &["transvg"];
+/// Method names accepted by `--method` (the MMCA ones are `MmcaConfig` presets).
+pub const METHODS: &[&str] = &[
+    "transvg",
+    "mmca",
+    "mmca-no-gate",
+    "static-lora",
+    "transformer-only",
+    "conv-only",
+];
 
-/// The method configuration of `--method NAME`.
-pub fn parse_method(name: &str) -> Result<GroundingMethodConfig> {
-    match name {
-        "transvg" => Ok(GroundingMethodConfig::Transvg),
-        other => bail!("--method {other}: unknown (known: {})", METHODS.join(", ")),
-    }
+/// The method configuration of `--method NAME` for `model`: `transvg`, or an MMCA preset
+/// (`mmca` = the corrected `fixed` preset, its ablations, or `official`) with the adapter sizes
+/// in the official proportions to the DETR width `d` (rank `d/4`, embedding `d/2`, gate hidden
+/// `d/8`: 64 / 128 / 32 at `transvg-r50`) and the adapters initialised from `seed`.
+pub fn method_for(name: &str, model: &GroundingConfig, seed: u64) -> Result<GroundingMethodConfig> {
+    let m = GroundingMethodConfig::preset(name)
+        .with_context(|| format!("--method (known: {})", METHODS.join(", ")))?;
+    Ok(match m {
+        GroundingMethodConfig::Mmca(mut c) => {
+            let d = model.detr.d_model;
+            c.rank = (d / 4).max(1);
+            c.embed_dim = (d / 2).max(1);
+            c.gate_hidden = (d / 8).max(1);
+            c.init_seed = seed;
+            c.validate()?;
+            GroundingMethodConfig::Mmca(c)
+        }
+        other => other,
+    })
 }
 
 /// Referring expressions of one split: a world directory (`annotations.jsonl`, written by
@@ -48,7 +68,8 @@ pub struct TrainArgs {
     /// Split evaluated after training (same kinds as --train).
     #[arg(long)]
     val: Option<PathBuf>,
-    /// Method: transvg (MMCA variants once built in).
+    /// Method: transvg, mmca, mmca-no-gate, static-lora, transformer-only, conv-only (or the
+    /// MMCA presets official / fixed).
     #[arg(long, default_value = "transvg")]
     method: String,
     /// Recipe preset: refcoco, refcoco+, refcocog, referit (official), tiny (demo).
@@ -125,17 +146,19 @@ fn remove_run(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The resolved run configuration from --config or --recipe/--method, --seed and --set.
+/// The resolved run configuration from --config or --recipe/--method (sized for `model`),
+/// --seed and --set.
 pub fn resolve_config(
     config: Option<&Path>,
     recipe: &str,
     method: &str,
+    model: &GroundingConfig,
     seed: u64,
     sets: &[String],
 ) -> Result<GroundingRunConfig> {
     let mut cfg = match config {
         Some(p) => GroundingRunConfig::from_file(p)?,
-        None => GroundingRunConfig::preset(recipe, parse_method(method)?, seed)
+        None => GroundingRunConfig::preset(recipe, method_for(method, model, seed)?, seed)
             .with_context(|| format!("--recipe (known: {})", RECIPES.join(", ")))?,
     };
     cfg.seed = seed;
@@ -163,8 +186,22 @@ fn finished_same(out: &Path, cfg: &GroundingRunConfig) -> Result<bool> {
 
 /// Run `vladapt ground train`.
 pub fn train(a: TrainArgs) -> Result<()> {
-    // Everything that needs no weights is checked first.
-    let cfg = resolve_config(a.config.as_deref(), &a.recipe, &a.method, a.seed, &a.sets)?;
+    // Everything that needs no weights is checked first (the model's sizes come from its
+    // small config file or the preset).
+    let model_cfg = match &a.model {
+        Some(m) => GroundingConfig::from_json_file(&m.join("grounding_config.json"))
+            .with_context(|| format!("--model {}", m.display()))?,
+        None => GroundingConfig::preset(&a.preset)
+            .with_context(|| format!("--preset (known: {})", PRESETS.join(", ")))?,
+    };
+    let cfg = resolve_config(
+        a.config.as_deref(),
+        &a.recipe,
+        &a.method,
+        &model_cfg,
+        a.seed,
+        &a.sets,
+    )?;
     let device = super::device(&a.device)?;
     if a.overwrite {
         remove_run(&a.output)?;
@@ -178,12 +215,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
         let start = match (&a.model, &a.detr, &a.bert) {
             (Some(m), _, _) => GroundingStart::from_model_dir(m)
                 .with_context(|| format!("--model {}", m.display()))?,
-            (None, Some(d), Some(b)) => {
-                let model = GroundingConfig::preset(&a.preset)
-                    .with_context(|| format!("--preset (known: {})", PRESETS.join(", ")))?;
-                GroundingStart::from_detr_bert(model, d, b, a.vocab.as_deref(), a.seed, &device)
-                    .with_context(|| format!("--detr {} --bert {}", d.display(), b.display()))?
-            }
+            (None, Some(d), Some(b)) => GroundingStart::from_detr_bert(
+                model_cfg.clone(),
+                d,
+                b,
+                a.vocab.as_deref(),
+                a.seed,
+                &device,
+            )
+            .with_context(|| format!("--detr {} --bert {}", d.display(), b.display()))?,
             _ => bail!("give --model DIR, or --detr FILE and --bert FILE"),
         };
         let samples =

@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod bench_dataset;
 pub mod bench_ground;
+pub mod bench_train_ground;
 pub mod classify;
 pub mod convert;
 pub mod data;
@@ -10,6 +11,7 @@ pub mod demo_grounding;
 pub mod embed;
 pub mod embed_dataset;
 pub mod ground;
+pub mod ground_inspect;
 pub mod ground_train;
 pub mod pretrain;
 pub mod progress_bars;

@@ -6,11 +6,14 @@
 //! frozen ones (ResNet stem and `layer1`, every frozen-BN buffer, BERT's unused pooler) in a
 //! flat list. Each forward rebuilds the modules from a [`Weights`] view over both — the tensors
 //! are shared, not copied — so one code path serves loading, training and saving.
+use crate::methods::mmca::{self, MmcaAdapters, MmcaHook, MmcaTrace};
+use crate::methods::mmca_config::{MmcaConfig, MMCA_PRESETS};
 use crate::methods::Params;
+use crate::models::grounding::visual::VisualTokens;
 use crate::models::grounding::weights::FlatTensor;
-use crate::models::grounding::{GroundingBatch, GroundingConfig, TransVg, Weights};
-use crate::Result;
-use burn::tensor::{Device, Tensor};
+use crate::models::grounding::{GroundingBatch, GroundingConfig, NoHook, TransVg, Weights};
+use crate::{Result, VladaptError};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// Which grounding method adapts the model.
@@ -20,6 +23,45 @@ pub enum GroundingMethodConfig {
     /// Plain TransVG: full fine-tuning, no adapters.
     #[default]
     Transvg,
+    /// TransVG + MMCA's text-conditioned adapters (spec §2), full fine-tuning plus adapters.
+    Mmca(MmcaConfig),
+}
+
+impl GroundingMethodConfig {
+    /// `transvg`, or an MMCA preset (`official`, `fixed`, `mmca`, `mmca-no-gate`,
+    /// `static-lora`, `transformer-only`, `conv-only`; see [`MmcaConfig::preset`];
+    /// `mmca-official` / `mmca-fixed` are accepted too).
+    pub fn preset(name: &str) -> Result<Self> {
+        if name == "transvg" {
+            return Ok(Self::Transvg);
+        }
+        let mmca_name = match name {
+            "mmca-official" => "official",
+            "mmca-fixed" => "fixed",
+            other => other,
+        };
+        MmcaConfig::preset(mmca_name).map(Self::Mmca).map_err(|_| {
+            VladaptError::Invalid(format!(
+                "unknown grounding method `{name}` (known: transvg, mmca-official, mmca-fixed, {})",
+                MMCA_PRESETS.join(", ")
+            ))
+        })
+    }
+
+    /// The MMCA configuration, if any.
+    pub fn mmca(&self) -> Option<&MmcaConfig> {
+        match self {
+            Self::Transvg => None,
+            Self::Mmca(c) => Some(c),
+        }
+    }
+}
+
+impl std::str::FromStr for GroundingMethodConfig {
+    type Err = VladaptError;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::preset(s)
+    }
 }
 
 /// The official parameter groups of `train.py` (spec §2.6), chosen by name.
@@ -80,8 +122,11 @@ pub struct GroundingMethod {
 }
 
 impl GroundingMethod {
-    /// Split the model tensors of `weights` (a TransVG checkpoint, or a random source that has
-    /// already built a model) into trainable and frozen, and initialise the method's own tensors.
+    /// Split the model tensors of `weights` (a TransVG or MMCA checkpoint, or a random source
+    /// that has already built a model) into trainable and frozen, and initialise the method's
+    /// own tensors: MMCA's adapters are read from `weights` when it holds them (official names),
+    /// else initialised ([`MmcaConfig::init`], seeded by `init_seed`); a checkpoint holding only
+    /// some of them, or adapters this configuration does not build, is an error naming them.
     pub fn new(
         model_config: &GroundingConfig,
         weights: &Weights,
@@ -90,12 +135,63 @@ impl GroundingMethod {
     ) -> Result<Self> {
         let mut frozen = Vec::new();
         let mut params = Params::new();
-        for (name, shape, t) in weights.materialise(device)? {
+        let all = weights.materialise(device)?;
+        let expected: Vec<(String, Vec<usize>)> = match &method {
+            GroundingMethodConfig::Transvg => Vec::new(),
+            GroundingMethodConfig::Mmca(c) => {
+                mmca::check_model(c, model_config)?;
+                mmca::adapter_shapes(c, model_config)
+            }
+        };
+        let held: Vec<&str> = all
+            .iter()
+            .map(|(n, _, _)| n.as_str())
+            .filter(|n| mmca::is_adapter_name(n))
+            .collect();
+        let foreign: Vec<&str> = held
+            .iter()
+            .copied()
+            .filter(|n| !expected.iter().any(|(e, _)| e == n))
+            .collect();
+        if !foreign.is_empty() {
+            return Err(VladaptError::Invalid(format!(
+                "the weights hold {} MMCA adapter tensor(s) that the `{}` method does not build                  (e.g. `{}`): choose the MMCA configuration (placement, gate, conditioning)                  the checkpoint was trained with",
+                foreign.len(),
+                match &method {
+                    GroundingMethodConfig::Transvg => "transvg",
+                    GroundingMethodConfig::Mmca(_) => "mmca",
+                },
+                foreign[0]
+            )));
+        }
+        if !held.is_empty() && held.len() < expected.len() {
+            let missing: Vec<&str> = expected
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .filter(|n| !held.contains(n))
+                .collect();
+            return Err(VladaptError::Invalid(format!(
+                "the weights hold only {} of the {} MMCA adapter tensors; missing e.g. `{}`",
+                held.len(),
+                expected.len(),
+                missing[0]
+            )));
+        }
+        let fresh = match (&method, held.is_empty()) {
+            (GroundingMethodConfig::Mmca(c), true) => mmca::init_adapters(c, model_config),
+            _ => Vec::new(),
+        };
+        for (name, shape, t) in all {
             if is_trainable(&name) {
                 params.push_tensor_flat(name, &shape, t);
             } else {
                 frozen.push((name, shape, t));
             }
+        }
+        for (name, shape, vals) in fresh {
+            let n = vals.len();
+            let t = Tensor::from_data(TensorData::new(vals, [n]), device);
+            params.push_tensor_flat(name, &shape, t);
         }
         let this = Self {
             model_config: model_config.clone(),
@@ -105,6 +201,7 @@ impl GroundingMethod {
         };
         // Every tensor the model reads must be present with its shape.
         this.model()?;
+        this.adapters()?;
         Ok(this)
     }
 
@@ -136,22 +233,94 @@ impl GroundingMethod {
 
     /// The model built from the current tensors (tracked ones carry their autodiff graph).
     pub fn model(&self) -> Result<TransVg> {
-        let device = self
-            .params
+        let device = self.device();
+        TransVg::load(&self.weights().root(), &self.model_config, &device)
+    }
+
+    /// MMCA's adapters built from the current tensors (`None` for TransVG).
+    pub fn adapters(&self) -> Result<Option<MmcaAdapters>> {
+        let Some(cfg) = self.method.mmca() else {
+            return Ok(None);
+        };
+        let device = self.device();
+        MmcaAdapters::load(&self.weights().root(), cfg, &self.model_config, &device).map(Some)
+    }
+
+    fn device(&self) -> Device {
+        self.params
             .entries()
             .first()
             .map(|p| p.value.device())
             .or_else(|| self.frozen.first().map(|(_, _, t)| t.device()))
-            .unwrap_or_else(Device::flex);
-        TransVg::load(&self.weights().root(), &self.model_config, &device)
+            .unwrap_or_else(Device::flex)
+    }
+
+    /// The whole forward with its intermediate results (see [`GroundingOutput`]); `trace`
+    /// records MMCA's coefficients and deltas.
+    pub fn forward_full(&self, batch: &GroundingBatch, trace: bool) -> Result<GroundingOutput> {
+        let model = self.model()?;
+        let [b, _, h, w] = batch.images.dims();
+        if batch.pixel_mask.len() != b * h * w || batch.ids.len() != batch.text_mask.len() {
+            return Err(VladaptError::Invalid(format!(
+                "grounding batch: {} pixel flags for images {:?}, {} ids and {} text-mask entries",
+                batch.pixel_mask.len(),
+                batch.images.dims(),
+                batch.ids.len(),
+                batch.text_mask.len()
+            )));
+        }
+        let device = batch.images.device();
+        // Text first (§2.1): MMCA conditions the visual branch on it.
+        let text = model.encode_text(&batch.ids, &batch.text_mask, b, &device)?;
+        match self.adapters()? {
+            None => {
+                let visual = model.encode_visual(batch.images.clone(), &batch.pixel_mask, &NoHook);
+                let boxes = model.fuse(text, &batch.text_mask, &visual)?;
+                Ok(GroundingOutput {
+                    boxes,
+                    visual,
+                    text_condition: None,
+                    trace: MmcaTrace::default(),
+                })
+            }
+            Some(adapters) => {
+                let t = mmca::text_condition(text.clone(), &batch.text_mask);
+                let hook = MmcaHook::new(&adapters, t.clone(), &batch.pixel_mask, (h, w), trace)?;
+                let visual = model.encode_visual(batch.images.clone(), &batch.pixel_mask, &hook);
+                let boxes = model.fuse(text, &batch.text_mask, &visual)?;
+                Ok(GroundingOutput {
+                    boxes,
+                    visual,
+                    text_condition: Some(t),
+                    trace: hook.into_trace(),
+                })
+            }
+        }
     }
 
     /// Boxes `[B, 4]`, normalised `(cx, cy, w, h)` on the padded canvas.
     pub fn forward(&self, batch: &GroundingBatch) -> Result<Tensor<2>> {
-        match &self.method {
-            GroundingMethodConfig::Transvg => self.model()?.forward(batch),
-        }
+        Ok(self.forward_full(batch, false)?.boxes)
     }
+
+    /// The visual-encoder output (DETR memory `[B, h·w, d]` before `visu_proj`) under this
+    /// method's hook — text-dependent for MMCA, not for TransVG.
+    pub fn visual_tokens(&self, batch: &GroundingBatch) -> Result<VisualTokens> {
+        Ok(self.forward_full(batch, false)?.visual)
+    }
+}
+
+/// One forward's results.
+#[derive(Debug)]
+pub struct GroundingOutput {
+    /// Boxes `[B, 4]`.
+    pub boxes: Tensor<2>,
+    /// Visual-encoder output (before `visu_proj`).
+    pub visual: VisualTokens,
+    /// MMCA's text condition `t [B, d]` (`None` for TransVG).
+    pub text_condition: Option<Tensor<2>>,
+    /// MMCA's coefficients and deltas (when traced).
+    pub trace: MmcaTrace,
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub mod init;
 pub mod linear_probe;
 pub mod maple;
 pub mod mma;
+pub mod mmca;
+pub mod mmca_config;
 pub mod params;
 pub mod prompts;
 pub mod zeroshot;

@@ -1,6 +1,6 @@
 //! Grounding training on the shared loop ([`run_epochs`]): a [`GroundingMethod`] (TransVG or an
 //! MMCA variant) as a [`TrainTask`] — batches of (image, expression, box), the L1 + GIoU loss of
-//! spec `mmca.md` §1.6, AdamW with the official per-group learning rates and StepLR
+//! spec `mmca.md` §1.6 ([`l1_giou_loss`]), AdamW with the official per-group learning rates and StepLR
 //! ([`GroundingRunConfig`]). Checkpoints, bit-identical resume, the NaN guard, `metrics.jsonl`,
 //! `log.txt` and progress are the loop's, exactly as for classification.
 //!
@@ -8,6 +8,7 @@
 //! `model.safetensors` (every tensor under its official name), `vocab.txt`, plus
 //! `grounding_method.json` (which method built it).
 use super::grounding_config::GroundingRunConfig;
+use super::grounding_loss::l1_giou_loss;
 use super::optim::Optimizer;
 use super::run_dir::RunLog;
 use super::task::{
@@ -201,49 +202,6 @@ impl EncodedSet {
     }
 }
 
-/// The L1 + GIoU loss terms of one batch (one-element tensors carrying the graph).
-struct BoxLoss {
-    total: Tensor<1>,
-    l1: Tensor<1>,
-    giou: Tensor<1>,
-}
-
-/// Spec §1.6: `Σ|pred − target| / B + Σ(1 − GIoU) / B` on normalised `(cx, cy, w, h)`; the
-/// union and enclosing areas are floored at 1e-12 so a degenerate pair stays finite.
-fn box_loss(pred: Tensor<2>, target: Tensor<2>) -> BoxLoss {
-    let b = pred.dims()[0].max(1) as f64;
-    let corners = |t: Tensor<2>| {
-        let c = |i: usize| t.clone().narrow(1, i, 1);
-        let (cx, cy, w, h) = (c(0), c(1), c(2), c(3));
-        [
-            cx.clone() - w.clone().mul_scalar(0.5),
-            cy.clone() - h.clone().mul_scalar(0.5),
-            cx + w.mul_scalar(0.5),
-            cy + h.mul_scalar(0.5),
-        ]
-    };
-    let l1 = (pred.clone() - target.clone()).abs().sum().div_scalar(b);
-    let [ax1, ay1, ax2, ay2] = corners(pred);
-    let [bx1, by1, bx2, by2] = corners(target);
-    let area_a = (ax2.clone() - ax1.clone()) * (ay2.clone() - ay1.clone());
-    let area_b = (bx2.clone() - bx1.clone()) * (by2.clone() - by1.clone());
-    let iw = (ax2.clone().min_pair(bx2.clone()) - ax1.clone().max_pair(bx1.clone())).clamp_min(0.0);
-    let ih = (ay2.clone().min_pair(by2.clone()) - ay1.clone().max_pair(by1.clone())).clamp_min(0.0);
-    let inter = iw * ih;
-    let union = (area_a + area_b - inter.clone()).clamp_min(1e-12);
-    let iou = inter / union.clone();
-    let cw = (ax2.max_pair(bx2) - ax1.min_pair(bx1)).clamp_min(0.0);
-    let ch = (ay2.max_pair(by2) - ay1.min_pair(by1)).clamp_min(0.0);
-    let enclose = (cw * ch).clamp_min(1e-12);
-    let giou = iou - (enclose.clone() - union) / enclose;
-    let giou = giou.neg().add_scalar(1.0).sum().div_scalar(b);
-    BoxLoss {
-        total: l1.clone() + giou.clone(),
-        l1,
-        giou,
-    }
-}
-
 /// Hits (IoU ≥ 0.5 after clamping the prediction to the canvas, spec §1.7) and summed IoU of
 /// host boxes (`(cx, cy, w, h)` rows).
 pub fn score_boxes(pred: &[f32], target: &[f32]) -> (usize, f64) {
@@ -301,7 +259,13 @@ impl TrainTask for GroundingTask<'_> {
                 return Err(e);
             }
         };
-        let loss = box_loss(pred.clone(), target);
+        let loss = match l1_giou_loss(pred.clone(), target) {
+            Ok(l) => l,
+            Err(e) => {
+                self.method.params_mut().untrack();
+                return Err(e);
+            }
+        };
         let loss_v = to_vec_f32(&loss.total)[0];
         if !loss_v.is_finite() {
             self.method.params_mut().untrack();
@@ -658,31 +622,6 @@ pub fn train_grounding(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn boxes(v: Vec<f32>) -> Tensor<2> {
-        let n = v.len() / 4;
-        Tensor::from_data(TensorData::new(v, [n, 4]), &Device::flex())
-    }
-
-    #[test]
-    fn loss_terms_match_hand_computed_values() {
-        // pred corners [0,0,2,2], target [1,1,3,3]: I = 1, U = 7, C = 9, GIoU = 1/7 − 2/9;
-        // L1 = 1 + 1 = 2. Second sample identical: GIoU 1, L1 0. Means over B = 2.
-        let l = box_loss(
-            boxes(vec![1.0, 1.0, 2.0, 2.0, 0.5, 0.5, 0.2, 0.4]),
-            boxes(vec![2.0, 2.0, 2.0, 2.0, 0.5, 0.5, 0.2, 0.4]),
-        );
-        let g0 = 1.0 / 7.0 - 2.0 / 9.0;
-        assert!((to_vec_f32(&l.l1)[0] - 1.0).abs() < 1e-6);
-        assert!((to_vec_f32(&l.giou)[0] - (1.0 - g0) / 2.0).abs() < 1e-6);
-        assert!((to_vec_f32(&l.total)[0] - (1.0 + (1.0 - g0) / 2.0)).abs() < 1e-6);
-        // Degenerate equal boxes stay finite.
-        let z = box_loss(
-            boxes(vec![0.5, 0.5, 0.0, 0.0]),
-            boxes(vec![0.5, 0.5, 0.0, 0.0]),
-        );
-        assert!(to_vec_f32(&z.total)[0].is_finite());
-    }
 
     #[test]
     fn hits_use_iou_at_one_half_with_clamped_predictions() {

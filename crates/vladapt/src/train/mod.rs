@@ -6,6 +6,7 @@ pub mod eval;
 pub mod grounding;
 pub mod grounding_config;
 pub mod grounding_eval;
+pub mod grounding_loss;
 pub mod inspect;
 pub mod loss;
 pub mod optim;
