@@ -2,6 +2,24 @@
 //! box formats, IoU / GIoU as TransVG computes them, Acc@0.5, and referring-expression samples
 //! read from a vladapt world (`annotations.jsonl`: one record per image with objects, their
 //! pixel boxes and referring expressions).
+//!
+//! Readers: [`load_grounding_jsonl`] / [`load_grounding_dir`] (the JSONL layout: one
+//! `{"image", "expression", "box": [x1, y1, x2, y2]}` per line), [`load_transvg_split`] /
+//! [`load_transvg_dataset`] (TransVG/ReSC `data/<ds>/<ds>_<split>.pth` split files, spec §4.1),
+//! [`verify_grounding_jsonl`] / [`verify_transvg`] (every problem, with counts).
+//! Augmentation (spec §3.3) and the eval transform: [`GroundingAugment`].
+pub mod augment;
+mod entries;
+mod jsonl;
+mod transvg;
+mod verify;
+
+pub use augment::{AugmentedSample, GroundingAugment, Placement, Quirks};
+pub use entries::{Problem, ProblemKind, RawEntry};
+pub use jsonl::{load_grounding_dir, load_grounding_jsonl, GroundingSplits};
+pub use transvg::{load_transvg_dataset, load_transvg_split, GroundingSplitKind};
+pub use verify::{verify_grounding_jsonl, verify_transvg, GroundingFileReport, GroundingReport};
+
 use crate::error::DataError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,8 @@
 //!
 //! * [`generate_pretrain`]: images with 1–4 coloured shapes, compositional captions
 //!   (`captions.csv`) and per-object boxes and referring expressions (`annotations.jsonl`);
+//! * [`generate_grounding`]: referring-expression grounding data (train/val/test JSONL, each
+//!   expression naming exactly one object, with direction words);
 //! * [`generate_task`]: a colour×shape classification task in Dassl format (`split.json`,
 //!   `vladapt_dataset.json`) whose base and novel classes both cover all colours and shapes.
 //!
@@ -16,6 +18,7 @@
 mod background;
 mod captions;
 mod error;
+mod grounding;
 mod output;
 mod pretrain;
 mod records;
@@ -29,6 +32,10 @@ mod vocab;
 pub use background::{Background, BackgroundKind, Pattern};
 pub use captions::{article, describe, Language, ObjectFacts};
 pub use error::WorldError;
+pub use grounding::{
+    candidate_expressions, generate_grounding, Description, Expression, Extreme, GroundObject,
+    GroundingLine, GroundingOptions, GroundingScene, GroundingSummary, Relation as GroundRelation,
+};
 pub use pretrain::{generate_pretrain, PretrainSummary};
 pub use records::{ImageRecord, ObjectRecord};
 pub use render::{render_scene, PixelBox, Rendered};

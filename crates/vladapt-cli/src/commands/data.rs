@@ -17,6 +17,8 @@ enum DataCommand {
     /// Download a small public dataset into ROOT/<name>/ (vladapt layout).
     Fetch(FetchArgs),
     /// Check a dataset: counts per class and split, missing and undecodable files.
+    /// Grounding datasets: `--dataset grounding --root DIR|FILE.jsonl`, or a TransVG name
+    /// (referit, unc, unc+, gref, gref_umd, flickr) with `--root data/` and `--image-root ln_data/`.
     /// Exits with status 1 when a problem is found.
     Verify(VerifyArgs),
     /// List the known dataset names, their expected layout and which ones `fetch` can download.
@@ -42,9 +44,17 @@ struct VerifyArgs {
     /// Dataset name (see `vladapt data list`).
     #[arg(long)]
     dataset: String,
-    /// Data root (for imagefolder/csv/idx/vladapt: the dataset folder or file itself).
+    /// Data root (for imagefolder/csv/idx/vladapt: the dataset folder or file itself; for
+    /// grounding: the JSONL file or folder; for TransVG names: the `data/` folder).
     #[arg(long)]
     root: PathBuf,
+    /// Grounding only: image root (JSONL: instead of the file's folder; TransVG: the `ln_data/`
+    /// folder, default: `ln_data` beside `--root`).
+    #[arg(long)]
+    image_root: Option<PathBuf>,
+    /// TransVG datasets only: one split (default: every split file present).
+    #[arg(long)]
+    split: Option<String>,
     /// Only check that files exist; do not decode them.
     #[arg(long)]
     no_decode: bool,
@@ -82,7 +92,47 @@ fn run_fetch(a: FetchArgs) -> Result<()> {
     Ok(())
 }
 
+fn run_verify_grounding(a: &VerifyArgs) -> Result<Option<()>> {
+    use vladapt_data::grounding::{verify_grounding_jsonl, verify_transvg, GroundingSplitKind};
+    let report = if a.dataset == "grounding" {
+        verify_grounding_jsonl(&a.root, a.image_root.as_deref())?
+    } else if let Some(kind) = GroundingSplitKind::parse(&a.dataset) {
+        let ln_data = match &a.image_root {
+            Some(p) => p.clone(),
+            None => a
+                .root
+                .parent()
+                .map(|p| p.join("ln_data"))
+                .unwrap_or_else(|| PathBuf::from("ln_data")),
+        };
+        verify_transvg(&a.root, &ln_data, kind, a.split.as_deref())?
+    } else {
+        return Ok(None);
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{report}");
+    }
+    if !report.is_ok() {
+        let counts: Vec<String> = report
+            .counts()
+            .iter()
+            .map(|(k, n)| format!("{n} × {}", k.describe()))
+            .collect();
+        bail!(
+            "grounding dataset {} has problems: {}",
+            report.dataset,
+            counts.join(", ")
+        );
+    }
+    Ok(Some(()))
+}
+
 fn run_verify(a: VerifyArgs) -> Result<()> {
+    if run_verify_grounding(&a)?.is_some() {
+        return Ok(());
+    }
     let d = load_dataset(&a.dataset, &a.root)?;
     let report = verify(&d, &ImageLimits::default(), !a.no_decode);
     if a.json {

@@ -4,7 +4,10 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::time::Instant;
-use vladapt_world::{generate_pretrain, generate_task, Style, TaskSpec, WorldOptions};
+use vladapt_world::{
+    generate_grounding, generate_pretrain, generate_task, GroundingOptions, Style, TaskSpec,
+    WorldOptions,
+};
 
 /// Arguments of `vladapt world`.
 #[derive(Args)]
@@ -19,6 +22,45 @@ enum WorldCommand {
     Generate(GenerateArgs),
     /// Colour×shape classification task (split.json, vladapt_dataset.json), base-to-novel ready.
     Task(TaskArgs),
+    /// Referring-expression grounding set: images/, train.jsonl, val.jsonl, test.jsonl
+    /// ({"image", "expression", "box": [x1, y1, x2, y2]} per line, each expression naming exactly
+    /// one object), scenes.jsonl, world.json.
+    Grounding(GroundingArgs),
+}
+
+/// Arguments of `vladapt world grounding`.
+#[derive(Args)]
+struct GroundingArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Number of images (split into train / val / test).
+    #[arg(long, default_value_t = 1000)]
+    images: usize,
+    /// Image side in pixels.
+    #[arg(long, default_value_t = 128)]
+    size: u32,
+    /// Style: pretrain, outline, noisy, texture, palette, cast.
+    #[arg(long, default_value = "pretrain")]
+    style: String,
+    /// Fewest objects per image (≥ 2).
+    #[arg(long, default_value_t = 2)]
+    min_objects: usize,
+    /// Most objects per image (≤ 6).
+    #[arg(long, default_value_t = 5)]
+    max_objects: usize,
+    /// Expressions per object (1..=4).
+    #[arg(long, default_value_t = 1)]
+    expressions_per_object: usize,
+    /// Share of images in val.jsonl.
+    #[arg(long, default_value_t = 0.1)]
+    val_fraction: f64,
+    /// Share of images in test.jsonl.
+    #[arg(long, default_value_t = 0.1)]
+    test_fraction: f64,
 }
 
 /// Arguments of `vladapt world generate`.
@@ -106,6 +148,31 @@ pub fn run(a: WorldArgs) -> Result<()> {
             if !missing.is_empty() {
                 eprintln!("note: never occurring: {}", missing.join(", "));
             }
+        }
+        WorldCommand::Grounding(g) => {
+            let opts = GroundingOptions {
+                seed: g.seed,
+                images: g.images,
+                image_size: g.size,
+                style: style(&g.style)?,
+                min_objects: g.min_objects,
+                max_objects: g.max_objects,
+                expressions_per_object: g.expressions_per_object,
+                val_fraction: g.val_fraction,
+                test_fraction: g.test_fraction,
+                ..GroundingOptions::default()
+            };
+            let s = generate_grounding(&g.out, &opts)
+                .with_context(|| format!("generating {}", g.out.display()))?;
+            eprintln!(
+                "{}: images train/val/test {:?}, expressions {:?} (attribute/superlative/relational {:?}, {} with direction words) in {:.1}s",
+                g.out.display(),
+                s.images,
+                s.expressions,
+                s.kinds,
+                s.with_direction_words,
+                t0.elapsed().as_secs_f64()
+            );
         }
         WorldCommand::Task(t) => {
             let st = style(&t.style)?;
