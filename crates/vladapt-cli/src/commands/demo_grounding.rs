@@ -120,8 +120,9 @@ pub fn run(a: GroundingDemoArgs) -> Result<()> {
     let (train_dir, test_dir) = (out.join("world/train"), out.join("world/test"));
     world(&train_dir, a.seed, p.train_images, p.image_size)?;
     world(&test_dir, a.seed + 1_000_003, p.test_images, p.image_size)?;
-    let train = load_split(&train_dir)?;
-    let test = load_split(&test_dir)?;
+    let none = super::ground_train::SplitSource::default();
+    let train = load_split(&train_dir, &none)?;
+    let test = load_split(&test_dir, &none)?;
     eprintln!(
         "   {} training expressions on {} images, {} test expressions on {} images",
         train.len(),

@@ -47,24 +47,59 @@ pub fn method_for(name: &str, model: &GroundingConfig, seed: u64) -> Result<Grou
     })
 }
 
-/// Referring expressions of one split: a world directory (`annotations.jsonl`, written by
-/// `vladapt world pretrain`).
-pub fn load_split(path: &Path) -> Result<Vec<GroundingSample>> {
+/// Where the images of TransVG split files are and which dataset they belong to.
+#[derive(Args, Clone, Default)]
+pub struct SplitSource {
+    /// Image folder for split files (`.pth`: e.g. `ln_data/other/images/mscoco/images/train2014`)
+    /// and, when given, for JSONL files (default: the JSONL file's folder).
+    #[arg(long)]
+    images: Option<PathBuf>,
+    /// Dataset of `.pth` split files: referit, unc, unc+, gref, gref_umd, flickr.
+    #[arg(long)]
+    kind: Option<String>,
+}
+
+/// Referring expressions of one split: a grounding JSONL file (`{"image", "expression", "box"}`
+/// per line, as `vladapt world grounding` writes `train.jsonl` / `val.jsonl` / `test.jsonl`), a
+/// TransVG split file (`<ds>_<split>.pth`, with `--images` and `--kind`), or a world directory
+/// with `annotations.jsonl` (`vladapt world generate`).
+pub fn load_split(path: &Path, src: &SplitSource) -> Result<Vec<GroundingSample>> {
+    use vladapt_data::grounding::{load_grounding_jsonl, load_transvg_split, GroundingSplitKind};
     if path.is_dir() && path.join("annotations.jsonl").is_file() {
         return Ok(vladapt_data::grounding::load_world_grounding(path)?);
     }
-    bail!(
-        "{}: not a grounding split (expected a world directory with annotations.jsonl)",
-        path.display()
-    )
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("jsonl") => Ok(load_grounding_jsonl(path, src.images.as_deref())?),
+        Some("pth") => {
+            let kind = src
+                .kind
+                .as_deref()
+                .context("a .pth split file needs --kind (referit, unc, unc+, gref, gref_umd, flickr)")?;
+            let k = GroundingSplitKind::parse(kind).with_context(|| {
+                format!("--kind {kind}: unknown (referit, unc, unc+, gref, gref_umd, flickr)")
+            })?;
+            let images = src
+                .images
+                .as_deref()
+                .context("a .pth split file needs --images (the folder of its image files)")?;
+            Ok(load_transvg_split(path, images, k)?)
+        }
+        _ => bail!(
+            "{}: not a grounding split (expected a .jsonl file, a TransVG .pth split file, or a world directory with annotations.jsonl)",
+            path.display()
+        ),
+    }
 }
 
 /// Arguments of `vladapt ground train`.
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Training split (a world directory with annotations.jsonl).
+    /// Training split: a grounding JSONL file, a TransVG `.pth` split file (with --images and
+    /// --kind) or a world directory with annotations.jsonl.
     #[arg(long)]
     train: PathBuf,
+    #[command(flatten)]
+    source: SplitSource,
     /// Split evaluated after training (same kinds as --train).
     #[arg(long)]
     val: Option<PathBuf>,
@@ -226,8 +261,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
             .with_context(|| format!("--detr {} --bert {}", d.display(), b.display()))?,
             _ => bail!("give --model DIR, or --detr FILE and --bert FILE"),
         };
-        let samples =
-            load_split(&a.train).with_context(|| format!("--train {}", a.train.display()))?;
+        let samples = load_split(&a.train, &a.source)
+            .with_context(|| format!("--train {}", a.train.display()))?;
         let data = EncodedSet::new(samples, &start.model, &start.tokenizer)
             .with_context(|| format!("--train {}", a.train.display()))?;
         train_grounding(
@@ -245,7 +280,13 @@ pub fn train(a: TrainArgs) -> Result<()> {
         eprintln!("trained; model directory {}", a.output.display());
     }
     if let Some(val) = &a.val {
-        let m = evaluate_dir(&a.output, &[("val".into(), val.clone())], &device, 64)?;
+        let m = evaluate_dir(
+            &a.output,
+            &[("val".into(), val.clone())],
+            &a.source,
+            &device,
+            64,
+        )?;
         std::fs::write(
             a.output.join("eval.json"),
             serde_json::to_string_pretty(&m.iter().map(|(_, s)| s).collect::<Vec<_>>())?,
@@ -265,13 +306,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
 fn evaluate_dir(
     model: &Path,
     splits: &[(String, PathBuf)],
+    src: &SplitSource,
     device: &vladapt::tensor::Device,
     batch: usize,
 ) -> Result<Vec<((EncodedSet, Vec<[f32; 4]>), SplitMetrics)>> {
     let t = load_trained(model, device).with_context(|| format!("--model {}", model.display()))?;
     let mut out = Vec::new();
     for (label, path) in splits {
-        let samples = load_split(path).with_context(|| format!("split {label}"))?;
+        let samples = load_split(path, src).with_context(|| format!("split {label}"))?;
         let data = EncodedSet::new(samples, &t.method.model_config, &t.tokenizer)
             .with_context(|| format!("split {label} ({})", path.display()))?;
         let pred = predict_boxes(&t.method, &data, batch, device, true)?;
@@ -292,6 +334,8 @@ pub struct EvalArgs {
     /// refcocog/test-u, referit/test) give the papers' table columns.
     #[arg(long = "split", required = true)]
     splits: Vec<String>,
+    #[command(flatten)]
+    source: SplitSource,
     /// Row name in the table (default: the method of the model directory).
     #[arg(long)]
     name: Option<String>,
@@ -327,7 +371,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                 .with_context(|| format!("--split {s}: expected LABEL=PATH"))
         })
         .collect::<Result<_>>()?;
-    let results = evaluate_dir(&a.model, &splits, &device, a.batch)?;
+    let results = evaluate_dir(&a.model, &splits, &a.source, &device, a.batch)?;
     let name = match &a.name {
         Some(n) => n.clone(),
         None => serde_json::to_value(vladapt::train::grounding::read_method(&a.model)?)?

@@ -25,7 +25,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use vladapt_data::grounding::{cxcywh_to_xyxy, iou, GroundingSample};
+use vladapt_data::grounding::{cxcywh_to_xyxy, iou, GroundingAugment, GroundingSample};
 use vladapt_image::ImageLimits;
 use vladapt_tokenizer::wordpiece::WordPiece;
 
@@ -202,6 +202,63 @@ impl EncodedSet {
     }
 }
 
+impl EncodedSet {
+    /// The training batch of samples `idx` through the augmentation pipeline of spec §3.3
+    /// (`aug`): each image is read again and transformed with its own stream
+    /// `augment_rng(seed, epoch, sample)` — so a resumed run sees the same views — and the
+    /// (possibly left↔right-swapped) expression is tokenised afterwards.
+    pub fn augmented_batch(
+        &self,
+        idx: &[usize],
+        aug: &GroundingAugment,
+        tok: &WordPiece,
+        seed: u64,
+        epoch: usize,
+        device: &Device,
+    ) -> Result<(GroundingBatch, Tensor<2>)> {
+        let limits = ImageLimits::default();
+        let outs: Vec<vladapt_data::grounding::AugmentedSample> = idx
+            .par_iter()
+            .map(|&i| {
+                let s = &self.samples[i];
+                let img = vladapt_image::load_rgb(&s.image, &limits).map_err(|e| {
+                    VladaptError::Invalid(format!("image {}: {e}", s.image.display()))
+                })?;
+                let mut rng = vladapt_image::augment_rng(seed, epoch as u64, i as u64);
+                aug.apply(&img, &s.expression, s.bbox, &mut rng)
+                    .map_err(|e| VladaptError::Invalid(format!("{}: {e}", name_sample(i, s))))
+            })
+            .collect::<Result<_>>()?;
+        let (b, sz, l) = (idx.len(), self.canvas, self.max_len);
+        let mut px = Vec::with_capacity(b * 3 * sz * sz);
+        let mut pm = Vec::with_capacity(b * sz * sz);
+        let (mut ids, mut tm, mut tg) = (Vec::new(), Vec::new(), Vec::new());
+        for o in outs {
+            if o.chw.len() != 3 * sz * sz {
+                return Err(VladaptError::Invalid(format!(
+                    "augmentation canvas {} does not match the model's image_size {sz}",
+                    aug.canvas
+                )));
+            }
+            px.extend_from_slice(&o.chw);
+            pm.extend_from_slice(&o.mask);
+            let enc = tok.encode(&o.expression, l);
+            ids.extend_from_slice(&enc.ids);
+            tm.extend_from_slice(&enc.attention_mask);
+            tg.extend_from_slice(&o.box_cxcywh);
+        }
+        Ok((
+            GroundingBatch {
+                images: Tensor::from_data(TensorData::new(px, [b, 3, sz, sz]), device),
+                pixel_mask: pm,
+                ids,
+                text_mask: tm,
+            },
+            Tensor::from_data(TensorData::new(tg, [b, 4]), device),
+        ))
+    }
+}
+
 /// Hits (IoU ≥ 0.5 after clamping the prediction to the canvas, spec §1.7) and summed IoU of
 /// host boxes (`(cx, cy, w, h)` rows).
 pub fn score_boxes(pred: &[f32], target: &[f32]) -> (usize, f64) {
@@ -223,6 +280,8 @@ struct GroundingTask<'a> {
     cfg: &'a GroundingRunConfig,
     groups: Vec<ParamGroup>,
     device: Device,
+    /// Train-time augmentation (with the tokenizer for the transformed expression).
+    augment: Option<(GroundingAugment, &'a WordPiece)>,
 }
 
 impl TrainTask for GroundingTask<'_> {
@@ -245,11 +304,17 @@ impl TrainTask for GroundingTask<'_> {
     fn step(
         &mut self,
         idx: &[usize],
-        _epoch: usize,
+        epoch: usize,
         opt: &mut Optimizer,
         lr: &EpochLr,
     ) -> Result<StepStats> {
-        let (batch, target) = self.data.batch(idx, &self.device);
+        let (batch, target) = match &self.augment {
+            Some((aug, tok)) => {
+                self.data
+                    .augmented_batch(idx, aug, tok, self.cfg.seed, epoch, &self.device)?
+            }
+            None => self.data.batch(idx, &self.device),
+        };
         let target_host = to_vec_f32(&target);
         self.method.params_mut().track();
         let pred = match self.method.forward(&batch) {
@@ -548,11 +613,6 @@ pub fn train_grounding(
     if train.is_empty() {
         return Err(VladaptError::Invalid("no training expressions".into()));
     }
-    if cfg.train.augment {
-        return Err(VladaptError::Invalid(
-            "train.augment = true: the grounding augmentation of spec §3.3 is not available in this build; set train.augment=false".into(),
-        ));
-    }
     let log = RunLog::open(run_dir)?;
     let cfg_json =
         serde_json::to_string_pretty(cfg).map_err(|e| VladaptError::Invalid(e.to_string()))?;
@@ -604,6 +664,13 @@ pub fn train_grounding(
         cfg,
         groups,
         device: device.clone(),
+        // The official pipeline, quirks included (spec §3.3, §5.2.6).
+        augment: cfg.train.augment.then(|| {
+            (
+                GroundingAugment::official(start.model.image_size as u32),
+                &start.tokenizer,
+            )
+        }),
     };
     let spec = LoopSpec {
         config: cfg,
