@@ -93,10 +93,26 @@ fn train_then_eval_writes_a_model_dir_table_json_and_sheet() {
         "{err}"
     );
     ok(&train(&["--set", "train.lr.rest=0.01", "--overwrite"]));
-    // Bad configuration values are refused before any weights load.
-    let o = train(&["--set", "train.batch_size=0", "--model", "/nonexistent"]);
+    // Bad configuration values are refused with the range, before training starts.
+    let other = t.path().join("other");
+    let o = vladapt(&[
+        "ground",
+        "train",
+        "--train",
+        s(&w),
+        "--model",
+        s(&m),
+        "--output",
+        s(&other),
+        "--set",
+        "train.batch_size=0",
+    ]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("train.batch_size = 0"), "{err}");
+    assert!(
+        !o.status.success() && err.contains("train.batch_size = 0"),
+        "{err}"
+    );
+    assert!(!other.join("run_config.json").exists());
 
     let (table, json, sheet) = (
         t.path().join("t.md"),

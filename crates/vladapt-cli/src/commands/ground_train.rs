@@ -287,9 +287,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
             &device,
             64,
         )?;
-        std::fs::write(
-            a.output.join("eval.json"),
-            serde_json::to_string_pretty(&m.iter().map(|(_, s)| s).collect::<Vec<_>>())?,
+        vladapt::tensor_io::write_atomic(
+            &a.output.join("eval.json"),
+            serde_json::to_string_pretty(&m.iter().map(|(_, s)| s).collect::<Vec<_>>())?.as_bytes(),
         )?;
         for (_, s) in &m {
             println!(
@@ -301,6 +301,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// One evaluated split: its samples, the predicted boxes and the metrics.
+type Evaluated = ((EncodedSet, Vec<[f32; 4]>), SplitMetrics);
+
 /// Evaluate the model directory `model` on `(label, split path)` pairs; returns the encoded
 /// split and the predictions with the metrics.
 fn evaluate_dir(
@@ -309,7 +312,7 @@ fn evaluate_dir(
     src: &SplitSource,
     device: &vladapt::tensor::Device,
     batch: usize,
-) -> Result<Vec<((EncodedSet, Vec<[f32; 4]>), SplitMetrics)>> {
+) -> Result<Vec<Evaluated>> {
     let t = load_trained(model, device).with_context(|| format!("--model {}", model.display()))?;
     let mut out = Vec::new();
     for (label, path) in splits {

@@ -156,7 +156,7 @@ pub fn prediction_sheet(
     let cell = side.clamp(96, 256);
     let text_h = 3 * Canvas::line_height(1) + 6;
     let cols = (n as f64).sqrt().ceil() as i64;
-    let rows = (n as i64 + cols - 1) / cols;
+    let rows = n.div_ceil(cols as usize) as i64;
     let (cw, ch) = (cell + 8, cell + text_h + 8);
     let mut c = Canvas::new((cols * cw) as u32, (rows * ch) as u32);
     for i in 0..n {
