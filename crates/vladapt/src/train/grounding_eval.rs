@@ -159,7 +159,7 @@ pub fn prediction_sheet(
     let rows = n.div_ceil(cols as usize) as i64;
     let (cw, ch) = (cell + 8, cell + text_h + 8);
     let mut c = Canvas::new((cols * cw) as u32, (rows * ch) as u32);
-    for i in 0..n {
+    for (i, &pb) in pred.iter().take(n).enumerate() {
         let (ox, oy) = ((i as i64 % cols) * cw + 4, (i as i64 / cols) * ch + 4);
         let p = data.prepared(i);
         let s = side as usize;
@@ -199,8 +199,8 @@ pub fn prediction_sheet(
             }
         };
         draw(&mut c, data.target(i), GREEN);
-        draw(&mut c, pred[i], RED);
-        let (_, iou_sum) = score_boxes(&pred[i], &data.target(i));
+        draw(&mut c, pb, RED);
+        let (_, iou_sum) = score_boxes(&pb, &data.target(i));
         let expr = &data.samples[i].expression;
         let max_chars = (cell / 6).max(4) as usize;
         let line1: String = expr.chars().take(max_chars).collect();
