@@ -271,3 +271,80 @@ fn bench_train_grounding_runs_a_tiny_mmca_step() {
     assert!(v["vladapt"]["step_ms"].as_f64().unwrap() > 0.0);
     assert!(v["vladapt"]["last_loss"].as_f64().unwrap().is_finite());
 }
+
+#[test]
+fn a_checkpoint_of_adapter_tensors_on_a_transvg_directory_gives_the_mmca_step() {
+    // model.safetensors without adapters + a checkpoint holding only them = the MMCA model.
+    let t = tempfile::tempdir().unwrap();
+    let model = t.path().join("m");
+    model_dir(&model, false);
+    let full = t.path().join("full");
+    model_dir(&full, true);
+    let all = SafetensorsFile::open(&full.join("model.safetensors")).unwrap();
+    let adapters: Vec<(String, Vec<usize>, Vec<f32>)> = all
+        .names()
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.contains("multimodal_layers") || n.contains(".text_linear_"))
+        .map(|n| {
+            let (v, s) = all.read_f32(&n).unwrap().unwrap();
+            (n, s, v)
+        })
+        .collect();
+    let ckpt = t.path().join("adapters.safetensors");
+    save_safetensors_atomic(&ckpt, &adapters, None).unwrap();
+    let jsonl = t.path().join("samples.jsonl");
+    samples(
+        &jsonl,
+        &[[32.0, 64.0, 224.0, 200.0], [400.0, 8.0, 600.0, 150.0]],
+    );
+    let out = t.path().join("step.safetensors");
+    let o = vladapt(&[
+        "ground",
+        "inspect-step",
+        "--model",
+        model.to_str().unwrap(),
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--samples",
+        jsonl.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("method mmca"), "{stdout}");
+    let got = SafetensorsFile::open(&out).unwrap();
+    let want = SafetensorsFile::open(&fixture().join("inspect/expected.safetensors")).unwrap();
+    let d = max_abs(&read(&got, "boxes"), &read(&want, "boxes"));
+    assert!(d < 1e-5, "boxes differ by {d}");
+    // A checkpoint tensor the model does not have is named.
+    let stray = t.path().join("stray.safetensors");
+    save_safetensors_atomic(
+        &stray,
+        &[("visumodel.extra.weight".into(), vec![1], vec![0.0])],
+        None,
+    )
+    .unwrap();
+    let o = vladapt(&[
+        "ground",
+        "inspect-step",
+        "--model",
+        model.to_str().unwrap(),
+        "--checkpoint",
+        stray.to_str().unwrap(),
+        "--samples",
+        jsonl.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("visumodel.extra.weight"),
+        "{err}"
+    );
+}

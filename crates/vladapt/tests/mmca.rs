@@ -581,7 +581,7 @@ fn adapter_gf_block_and_coefficient_gradients_match_finite_differences() {
         to_vec_f32(&fd_loss(tensors, t, &g, &m, &dev))[0] as f64
     };
     let eps = 1e-2f32;
-    let mut checked = 0;
+    let mut n_checked = 0;
     let mut worst = 0f64;
     for (i, ((name, _), v)) in shapes.iter().zip(&host).enumerate() {
         if !checked(name) {
@@ -604,7 +604,7 @@ fn adapter_gf_block_and_coefficient_gradients_match_finite_differences() {
                 "{name}[{j}]: autodiff {} vs finite difference {fd}",
                 g_auto[j]
             );
-            checked += 1;
+            n_checked += 1;
         }
     }
     let gt = to_vec_f32(&t.grad(&grads).unwrap());
@@ -618,7 +618,7 @@ fn adapter_gf_block_and_coefficient_gradients_match_finite_differences() {
             gt[j]
         );
     }
-    eprintln!("finite differences: {checked} adapter coordinates + 3 of t, worst relative error {worst:.1e}");
+    eprintln!("finite differences: {n_checked} adapter coordinates + 3 of t, worst relative error {worst:.1e}");
 }
 
 #[test]

@@ -16,8 +16,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use vladapt::methods::grounding::{GroundingMethod, GroundingMethodConfig};
+use vladapt::methods::mmca::is_adapter_name;
 use vladapt::models::grounding::pipeline::{CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE};
 use vladapt::models::grounding::preprocess::prepare;
+use vladapt::models::grounding::weights::FlatTensor;
 use vladapt::models::grounding::{GroundingBatch, GroundingConfig, Layout, Weights};
 use vladapt::tensor::{Tensor, TensorData};
 use vladapt::tensor_io::{save_safetensors_atomic, to_vec_f32, NamedTensor, WeightStore};
@@ -31,9 +33,10 @@ pub struct InspectStepArgs {
     /// --checkpoint is given).
     #[arg(long)]
     model: PathBuf,
-    /// Weights to inspect instead of the directory's model.safetensors: a TransVG or MMCA
-    /// checkpoint in the official naming (`module.` / `model.` prefixes accepted), or a
-    /// checkpoint written by vladapt (same names).
+    /// A checkpoint whose tensors replace the directory's model.safetensors ones: a whole
+    /// TransVG or MMCA model in the official naming (`module.` / `model.` prefixes accepted) or
+    /// only its trainable tensors (as vladapt writes them, same names); MMCA adapter tensors are
+    /// added. Without model.safetensors the checkpoint must hold the whole model.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Method: `auto` (MMCA `official` when the weights hold MMCA adapter tensors, else
@@ -153,19 +156,64 @@ fn samples(a: &InspectStepArgs) -> Result<Vec<Sample>> {
         .collect()
 }
 
+/// The model directory's weights with the checkpoint's tensors on top (a checkpoint may hold
+/// only the trainable tensors, or a whole model). Both go through the TransVG layout.
+fn load_weights(
+    base: &Path,
+    checkpoint: Option<&Path>,
+    dev: &vladapt::tensor::Device,
+) -> Result<Weights> {
+    let open = |p: &Path| -> Result<Weights> {
+        let store = WeightStore::open(p).with_context(|| format!("weights {}", p.display()))?;
+        Ok(Weights::new(store, Layout::TransVg)?)
+    };
+    let Some(ckpt) = checkpoint else {
+        return open(base);
+    };
+    if !base.is_file() {
+        return open(ckpt);
+    }
+    // On the step's device: the method keeps these tensors as they are.
+    let mut merged: std::collections::BTreeMap<String, FlatTensor> = open(base)?
+        .materialise(dev)?
+        .into_iter()
+        .map(|t| (t.0.clone(), t))
+        .collect();
+    for t in open(ckpt)?.materialise(dev)? {
+        if let Some(old) = merged.get(&t.0) {
+            if old.1 != t.1 {
+                bail!(
+                    "--checkpoint {}: tensor `{}` has shape {:?}, the model has {:?}",
+                    ckpt.display(),
+                    t.0,
+                    t.1,
+                    old.1
+                );
+            }
+        } else if !is_adapter_name(&t.0) {
+            bail!(
+                "--checkpoint {}: tensor `{}` is not part of the model in {}",
+                ckpt.display(),
+                t.0,
+                base.display()
+            );
+        }
+        merged.insert(t.0.clone(), t);
+    }
+    Ok(Weights::from_tensors(ckpt, merged.into_values().collect()))
+}
+
 /// Run `vladapt ground inspect-step`.
 pub fn run(a: InspectStepArgs) -> Result<()> {
     let device = super::device(&a.device)?.autodiff();
     let cfg = GroundingConfig::from_json_file(&a.model.join(CONFIG_FILE))?;
     let tokenizer = WordPiece::from_vocab_file(&a.model.join(VOCAB_FILE), cfg.lowercase)
         .with_context(|| format!("--model {}: {VOCAB_FILE}", a.model.display()))?;
-    let weights_path = a
-        .checkpoint
-        .clone()
-        .unwrap_or_else(|| a.model.join(WEIGHTS_FILE));
-    let store = WeightStore::open(&weights_path)
-        .with_context(|| format!("weights {}", weights_path.display()))?;
-    let weights = Weights::new(store, Layout::TransVg)?;
+    let weights = load_weights(
+        &a.model.join(WEIGHTS_FILE),
+        a.checkpoint.as_deref(),
+        &device,
+    )?;
     let method = match (&a.mmca_config, a.method.as_str()) {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)

@@ -328,6 +328,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn method_names_and_serde_round_trip() {
+        assert_eq!(
+            "transvg".parse::<GroundingMethodConfig>().unwrap(),
+            GroundingMethodConfig::Transvg
+        );
+        let m: GroundingMethodConfig = "mmca-no-gate".parse().unwrap();
+        assert!(!m.mmca().unwrap().gate);
+        let e = "lora"
+            .parse::<GroundingMethodConfig>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("static-lora") && e.contains("transvg"), "{e}");
+        let official = GroundingMethodConfig::preset("official").unwrap();
+        let json = serde_json::to_string(&official).unwrap();
+        assert!(
+            json.contains("\"name\":\"mmca\"") && json.contains("visual-pooling"),
+            "{json}"
+        );
+        let back: GroundingMethodConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, official);
+        let c: GroundingMethodConfig =
+            serde_json::from_str(r#"{"name": "mmca", "rank": 8, "placement": "conv"}"#).unwrap();
+        assert_eq!(c.mmca().unwrap().rank, 8);
+        let e = serde_json::from_str::<GroundingMethodConfig>(r#"{"name": "mmca", "rank": 0}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rank"), "{e}");
+    }
+
+    #[test]
     fn official_groups_and_frozen_parts_follow_train_py() {
         let b = "visumodel.backbone.0.body.";
         assert!(!is_trainable(&format!("{b}conv1.weight")));
