@@ -39,7 +39,8 @@ enum Command {
     World(commands::world::WorldArgs),
     /// Contrastive CLIP pretraining from scratch on image–caption pairs.
     Pretrain(commands::pretrain::PretrainArgs),
-    /// Offline end-to-end demo: world → pretrain a tiny CLIP → base-to-novel table.
+    /// Offline end-to-end demo: world → pretrain a tiny CLIP → base-to-novel table
+    /// (`demo grounding`: TransVG vs MMCA and its ablations on referring expressions).
     Demo(commands::demo::DemoArgs),
     /// Datasets: fetch, verify, list.
     Data(commands::data::DataArgs),
@@ -60,6 +61,7 @@ enum Command {
 fn main() {
     vladapt::device::tune_cpu_allocator();
     let cli = Cli::parse();
+    vladapt::train::progress::set_sink(Box::new(commands::progress_bars::TerminalBars));
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

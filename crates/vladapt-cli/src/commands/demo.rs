@@ -13,7 +13,14 @@ use vladapt::train::{Protocol, RunConfig};
 
 /// Arguments of `vladapt demo`.
 #[derive(Args)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "`vladapt demo grounding` runs the grounding demo instead: TransVG vs MMCA and its ablations on the procedural world's referring expressions."
+)]
 pub struct DemoArgs {
+    /// Another demo instead of base-to-novel.
+    #[command(subcommand)]
+    what: Option<DemoCmd>,
     /// Output directory.
     #[arg(long, default_value = "runs/demo")]
     output: PathBuf,
@@ -26,6 +33,14 @@ pub struct DemoArgs {
     /// Device: cpu (Flex), tch, tch-cuda, cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
+}
+
+/// The other demos.
+#[derive(clap::Subcommand)]
+enum DemoCmd {
+    /// Grounding: TransVG, MMCA, MMCA without the gate, static LoRA, transformer-only and
+    /// conv-only adapters trained on the world's referring expressions (Acc@0.5 ± std).
+    Grounding(super::demo_grounding::GroundingDemoArgs),
 }
 
 /// Sizes of one demo configuration.
@@ -115,6 +130,9 @@ fn step(name: &str) -> Instant {
 
 /// Run the demo.
 pub fn run(a: DemoArgs) -> Result<()> {
+    if let Some(DemoCmd::Grounding(g)) = a.what {
+        return super::demo_grounding::run(g);
+    }
     let t_all = Instant::now();
     let p = plan(a.quick);
     let out = &a.output;

@@ -1,5 +1,6 @@
 //! `vladapt ground`: visual grounding with TransVG — `predict` a box for a referring expression,
-//! `init` a model directory with random weights (the `tiny` demo preset or a full-size shape).
+//! `init` a model directory with random weights (the `tiny` demo preset or a full-size shape),
+//! `train` and `eval` (in `ground_train.rs`).
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use image::Rgb;
@@ -20,6 +21,10 @@ enum GroundCmd {
     Predict(PredictArgs),
     /// Write a model directory with seeded random weights for a preset.
     Init(InitArgs),
+    /// Train a grounding method (TransVG, MMCA variants) with an official or the tiny recipe.
+    Train(super::ground_train::TrainArgs),
+    /// Evaluate a model directory per split: Acc@0.5, mean IoU, table, JSON, PNG sheet.
+    Eval(super::ground_train::EvalArgs),
     /// One forward/backward (TransVG or MMCA) on given images, expressions and boxes, written
     /// to safetensors: boxes, L1/GIoU/total loss, every gradient, the visual-encoder output.
     InspectStep(super::ground_inspect::InspectStepArgs),
@@ -65,6 +70,8 @@ pub fn run(a: GroundArgs) -> Result<()> {
     match a.cmd {
         GroundCmd::Predict(p) => predict(p),
         GroundCmd::Init(i) => init(i),
+        GroundCmd::Train(t) => super::ground_train::train(t),
+        GroundCmd::Eval(e) => super::ground_train::eval(e),
         GroundCmd::InspectStep(i) => super::ground_inspect::run(i),
     }
 }

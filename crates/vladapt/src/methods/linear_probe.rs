@@ -120,6 +120,33 @@ impl AdaptMethod for LinearProbe {
         }
         Ok(())
     }
+    fn fits_in_closed_form(&self) -> bool {
+        true
+    }
+    /// CoOp's `lpclip`: λ chosen on val, weights and bias replaced by the fit.
+    fn fit_features(
+        &mut self,
+        train: (&[Vec<f32>], &[usize]),
+        val: (&[Vec<f32>], &[usize]),
+        n_cls: usize,
+    ) -> Result<String> {
+        let fit = fit(&self.config, train, val, n_cls)?;
+        for p in self.params.entries_mut() {
+            let vals = if p.name == WEIGHT {
+                fit.weight.clone()
+            } else if p.name == BIAS {
+                fit.bias.clone()
+            } else {
+                continue;
+            };
+            let n = vals.len();
+            p.value = Tensor::from_data(burn::tensor::TensorData::new(vals, [n]), &self.device);
+        }
+        Ok(format!(
+            "linear probe: λ = {} (val accuracy per λ: {:?})",
+            fit.lambda, fit.val_accuracy
+        ))
+    }
     fn logits(&self, _clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
         let w = self.params.get::<2>(WEIGHT);
         let b = self.params.get::<1>(BIAS);

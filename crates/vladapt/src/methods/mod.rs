@@ -67,6 +67,27 @@ pub trait AdaptMethod: Send {
     /// Class logits `[B, C]` from the output of [`image_features`].
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>>;
 
+    /// Whether the method is fitted in closed form on frozen image features (the linear probe)
+    /// instead of by gradient steps; the trainer then calls [`fit_features`](Self::fit_features)
+    /// once.
+    fn fits_in_closed_form(&self) -> bool {
+        false
+    }
+
+    /// Fit from L2-normalised image features (one row per image, test preprocessing) and labels
+    /// of the training and validation sets over `n_cls` classes; returns a line for the run log.
+    fn fit_features(
+        &mut self,
+        _train: (&[Vec<f32>], &[usize]),
+        _val: (&[Vec<f32>], &[usize]),
+        _n_cls: usize,
+    ) -> Result<String> {
+        Err(crate::VladaptError::Invalid(format!(
+            "{} is trained by gradient steps, not fitted in closed form",
+            self.kind()
+        )))
+    }
+
     /// Called when the trainable tensors stop changing (end of training, after loading a
     /// checkpoint): methods may cache text features for inference.
     fn freeze_for_inference(&mut self, _clip: &ClipModel) -> Result<()> {

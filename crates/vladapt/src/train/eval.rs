@@ -62,7 +62,7 @@ pub fn predict(
         target.extend(b.labels);
         bar.inc(1);
     }
-    bar.finish_and_clear();
+    bar.finish();
     Ok((pred, target, loader.skipped()))
 }
 

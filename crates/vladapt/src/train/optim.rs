@@ -93,10 +93,25 @@ impl Optimizer {
     /// One update with learning rate `lr`. `grads[i]` belongs to `params.entries()[i]`.
     /// Returns the gradient norm before clipping.
     pub fn step(&mut self, params: &mut Params, grads: Vec<Tensor<1>>, lr: f64) -> Result<f64> {
-        if grads.len() != params.entries().len() {
+        let lrs = vec![lr; params.entries().len()];
+        self.step_per_param(params, grads, &lrs)
+    }
+
+    /// One update where tensor `i` uses learning rate `lrs[i]` (PyTorch parameter groups:
+    /// the grounding recipe trains the encoders at 1e-5 and the rest at 1e-4). Clipping is on
+    /// the global norm over all tensors, as `clip_grad_norm_(model.parameters())`.
+    /// Returns the gradient norm before clipping.
+    pub fn step_per_param(
+        &mut self,
+        params: &mut Params,
+        grads: Vec<Tensor<1>>,
+        lrs: &[f64],
+    ) -> Result<f64> {
+        if grads.len() != params.entries().len() || lrs.len() != grads.len() {
             return Err(VladaptError::Invalid(format!(
-                "{} gradients for {} parameters",
+                "{} gradients and {} learning rates for {} parameters",
                 grads.len(),
+                lrs.len(),
                 params.entries().len()
             )));
         }
@@ -109,6 +124,7 @@ impl Optimizer {
         let t = self.steps as i32;
         let c = &self.config;
         for (i, (p, g)) in params.entries_mut().iter_mut().zip(grads).enumerate() {
+            let lr = lrs[i];
             let w = p.value.clone().without_autodiff();
             let g = if clip != 1.0 { g.mul_scalar(clip) } else { g };
             p.value = match c.kind {
@@ -263,6 +279,27 @@ mod tests {
         let mut o = Optimizer::new(cfg, &p);
         o.step(&mut p, grad(0.5), 0.1).unwrap();
         assert!((to_vec_f32(&p.entries()[0].value)[0] - 0.89).abs() < 1e-6);
+    }
+
+    #[test]
+    fn parameter_groups_use_their_own_rate() {
+        // Two tensors, SGD without momentum/decay, g = 1 each, rates 0.1 and 0.01:
+        // p0 = 1 − 0.1 = 0.9, p1 = 1 − 0.01 = 0.99.
+        let d = burn::tensor::Device::flex();
+        let mut p = Params::new();
+        p.push("a", &[1], vec![1.0], &d);
+        p.push("b", &[1], vec![1.0], &d);
+        let cfg = OptimConfig {
+            weight_decay: 0.0,
+            momentum: 0.0,
+            ..Default::default()
+        };
+        let mut o = Optimizer::new(cfg, &p);
+        let g = vec![grad(1.0).remove(0), grad(1.0).remove(0)];
+        o.step_per_param(&mut p, g, &[0.1, 0.01]).unwrap();
+        assert!((to_vec_f32(&p.entries()[0].value)[0] - 0.9).abs() < 1e-7);
+        assert!((to_vec_f32(&p.entries()[1].value)[0] - 0.99).abs() < 1e-7);
+        assert!(o.step_per_param(&mut p, grad(1.0), &[0.1]).is_err());
     }
 
     #[test]

@@ -180,24 +180,25 @@ pub fn save_adapter(dir: &Path, params: &Params, config: &AdapterConfig) -> Resu
     write_atomic(&dir.join("adapter_config.json"), &json)
 }
 
-/// Resumable training state (`checkpoint/state.json`).
+/// Resumable training state (`checkpoint/state.json`); `C` is the task's run configuration
+/// (classification: [`RunConfig`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TrainState {
+pub struct TrainState<C = RunConfig> {
     /// Epochs completed.
     pub epochs_done: usize,
     /// Optimiser steps taken.
     pub steps: u64,
     /// The run configuration (a resume with a different one is refused).
-    pub run: RunConfig,
+    pub run: C,
 }
 
 /// Save `checkpoint/` (params, optimiser state, state.json) so that an interruption at any
 /// moment leaves either the previous or the new checkpoint complete.
-pub fn save_checkpoint(
+pub fn save_checkpoint<C: Serialize>(
     dir: &Path,
     params: &Params,
     opt: &Optimizer,
-    state: &TrainState,
+    state: &TrainState<C>,
 ) -> Result<()> {
     write_dir_atomic(&dir.join("checkpoint"), |new| {
         params.save(&new.join("adapter.safetensors"))?;
@@ -209,16 +210,16 @@ pub fn save_checkpoint(
 
 /// Load the latest complete checkpoint of `dir`, if any: returns the state after restoring
 /// `params` and `opt`.
-pub fn load_checkpoint(
+pub fn load_checkpoint<C: serde::de::DeserializeOwned>(
     dir: &Path,
     params: &mut Params,
     opt: &mut Optimizer,
-) -> Result<Option<TrainState>> {
+) -> Result<Option<TrainState<C>>> {
     let Some(ck) = complete_dir(&dir.join("checkpoint"), "state.json") else {
         return Ok(None);
     };
     let sp = ck.join("state.json");
-    let state: TrainState =
+    let state: TrainState<C> =
         serde_json::from_str(&std::fs::read_to_string(&sp).map_err(|e| VladaptError::io(&sp, e))?)
             .map_err(|e| VladaptError::config(&sp, e.to_string()))?;
     let device = params

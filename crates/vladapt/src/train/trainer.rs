@@ -1,21 +1,20 @@
-//! The training loop shared by every method: epoch-level schedule, seeded shuffling and
-//! augmentation, SGD/AdamW, NaN guard, resumable checkpoints, logs and metrics.
+//! Classification training: an [`AdaptMethod`] on a frozen CLIP as a [`TrainTask`] of the
+//! shared loop ([`run_epochs`]: epoch-level schedule, seeded batches, NaN guard, resumable
+//! checkpoints, logs and metrics), with seeded augmentation and optional caching of frozen
+//! image features. Methods fitted in closed form (the linear probe) are fitted on features
+//! instead.
 use super::config::RunConfig;
 use super::loss::cross_entropy;
 use super::optim::Optimizer;
-use super::progress;
-use super::run_dir::{
-    fingerprint, load_checkpoint, save_adapter, save_checkpoint, AdapterConfig, RunLog, TrainState,
-};
-use crate::methods::linear_probe::{self, BIAS, WEIGHT};
-use crate::methods::{build, AdaptMethod, ClassSet, MethodKind};
+use super::run_dir::{fingerprint, save_adapter, AdapterConfig, RunLog};
+pub use super::task::TrainOptions;
+use super::task::{apply_gradients, run_epochs, EpochLr, LoopSpec, StepStats, TrainTask};
+use crate::methods::{build, AdaptMethod, ClassSet, Params};
 use crate::models::clip::pipeline::rows;
 use crate::models::clip::{l2_normalize, ClipPipeline, NoHook};
 use crate::tensor_io::to_vec_f32;
 use crate::{Result, VladaptError};
 use burn::tensor::{Tensor, TensorData};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use rayon::prelude::*;
 use std::path::Path;
 use vladapt_data::{open_rgb, RgbImage, Sample};
@@ -33,27 +32,6 @@ pub struct TrainData<'a> {
     pub train: &'a [Sample],
     /// Validation samples (used by the linear probe to choose λ).
     pub val: &'a [Sample],
-}
-
-/// Options that do not change the result.
-#[derive(Debug, Clone, Copy)]
-pub struct TrainOptions {
-    /// Continue from `run_dir/checkpoint` when present.
-    pub resume: bool,
-    /// Show progress bars.
-    pub progress: bool,
-    /// Stop after this many epochs of this invocation (tests of interruption).
-    pub stop_after_epochs: Option<usize>,
-}
-
-impl Default for TrainOptions {
-    fn default() -> Self {
-        Self {
-            resume: true,
-            progress: true,
-            stop_after_epochs: None,
-        }
-    }
 }
 
 /// Decode every training image once (few-shot sets are small), in parallel.
@@ -127,9 +105,6 @@ pub fn train(
         "config: {}",
         serde_json::to_string(cfg).unwrap_or_default()
     ));
-    if data.train.is_empty() && cfg.method.kind() != MethodKind::Zeroshot {
-        return Err(VladaptError::Invalid("no training images".into()));
-    }
     for s in data.train {
         if s.label >= data.classnames.len() {
             return Err(VladaptError::Invalid(format!(
@@ -150,6 +125,11 @@ pub fn train(
         template: data.template,
     };
     method.set_classes(&classes)?;
+    // A method with nothing to train (zero-shot) needs no training images.
+    let trains = method.fits_in_closed_form() || method.params().numel() > 0;
+    if data.train.is_empty() && trains {
+        return Err(VladaptError::Invalid("no training images".into()));
+    }
     log.info(format!("trainable parameters: {}", method.params().numel()));
     let adapter_cfg = AdapterConfig {
         vladapt_version: env!("CARGO_PKG_VERSION").into(),
@@ -161,15 +141,33 @@ pub fn train(
         base_model: pipe.dir.clone(),
         base_model_fingerprint: fingerprint(clip),
     };
-    match cfg.method.kind() {
-        MethodKind::Zeroshot => {}
-        MethodKind::LinearProbe => {
-            let crate::methods::MethodConfig::LinearProbe(pc) = &cfg.method else {
-                unreachable!("kind is linear-probe")
-            };
-            fit_probe(pipe, pc, method.as_mut(), data, &log)?
-        }
-        _ => gradient_training(pipe, cfg, method.as_mut(), data, run_dir, &log, opts)?,
+    if method.fits_in_closed_form() {
+        let tx = features(pipe, data.train)?;
+        let ty: Vec<usize> = data.train.iter().map(|s| s.label).collect();
+        let vx = features(pipe, data.val)?;
+        let vy: Vec<usize> = data.val.iter().map(|s| s.label).collect();
+        let line = method.fit_features((&tx, &ty), (&vx, &vy), data.classnames.len())?;
+        log.info(line);
+    } else if trains {
+        let mut task = ClassificationTask {
+            pipe,
+            cfg,
+            method: method.as_mut(),
+            data,
+            images: Vec::new(),
+            labels: data.train.iter().map(|s| s.label).collect(),
+            aug: None,
+            cache: None,
+        };
+        let spec = LoopSpec {
+            config: cfg,
+            config_diff: crate::protocols::run::config_diff,
+            seed: cfg.seed,
+            epochs: cfg.epochs(),
+            batch_size: cfg.train.batch_size,
+            optim: cfg.train.optim.clone(),
+        };
+        run_epochs(&mut task, &spec, run_dir, &log, opts)?;
     }
     method.freeze_for_inference(clip)?;
     save_adapter(run_dir, method.params(), &adapter_cfg)?;
@@ -180,6 +178,7 @@ pub fn train(
     Ok(method)
 }
 
+/// L2-normalised image features (test preprocessing), one host row per sample.
 fn features(pipe: &ClipPipeline, samples: &[Sample]) -> Result<Vec<Vec<f32>>> {
     let mut out = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(64) {
@@ -191,233 +190,116 @@ fn features(pipe: &ClipPipeline, samples: &[Sample]) -> Result<Vec<Vec<f32>>> {
     Ok(out)
 }
 
-/// CoOp's linear probe: features with the test transform, λ chosen on val.
-fn fit_probe(
-    pipe: &ClipPipeline,
-    probe_cfg: &crate::methods::config::LinearProbeConfig,
-    method: &mut dyn AdaptMethod,
-    data: &TrainData<'_>,
-    log: &RunLog,
-) -> Result<()> {
-    let tx = features(pipe, data.train)?;
-    let ty: Vec<usize> = data.train.iter().map(|s| s.label).collect();
-    let vx = features(pipe, data.val)?;
-    let vy: Vec<usize> = data.val.iter().map(|s| s.label).collect();
-    let fit = linear_probe::fit(probe_cfg, (&tx, &ty), (&vx, &vy), data.classnames.len())?;
-    log.info(format!(
-        "linear probe: λ = {} (val accuracy per λ: {:?})",
-        fit.lambda, fit.val_accuracy
-    ));
-    let device = pipe.device.clone();
-    for p in method.params_mut().entries_mut() {
-        let vals = if p.name == WEIGHT {
-            fit.weight.clone()
-        } else if p.name == BIAS {
-            fit.bias.clone()
-        } else {
-            continue;
-        };
-        let n = vals.len();
-        p.value = Tensor::from_data(TensorData::new(vals, [n]), &device);
-    }
-    Ok(())
+/// A classification method as a task of the shared loop.
+struct ClassificationTask<'a> {
+    pipe: &'a ClipPipeline,
+    cfg: &'a RunConfig,
+    method: &'a mut dyn AdaptMethod,
+    data: &'a TrainData<'a>,
+    images: Vec<RgbImage>,
+    labels: Vec<usize>,
+    aug: Option<TrainAugment>,
+    /// Frozen image features of a fixed number of augmented views (`[n, proj]` per view).
+    cache: Option<Vec<Tensor<2>>>,
 }
 
-fn gradient_training(
-    pipe: &ClipPipeline,
-    cfg: &RunConfig,
-    method: &mut dyn AdaptMethod,
-    data: &TrainData<'_>,
-    run_dir: &Path,
-    log: &RunLog,
-    opts: TrainOptions,
-) -> Result<()> {
-    let clip = &pipe.model;
-    let tc = &cfg.train;
-    let epochs = cfg.epochs();
-    let n = data.train.len();
-    let bs = tc.batch_size.max(1);
-    let drop_last = n >= bs;
-    let steps_per_epoch = if drop_last { n / bs } else { 1 };
-    let mut opt = Optimizer::new(tc.optim.clone(), method.params());
-    let mut start_epoch = 0;
-    if opts.resume {
-        if let Some(state) = load_checkpoint(run_dir, method.params_mut(), &mut opt)? {
-            if state.run != *cfg {
-                return Err(VladaptError::config(
-                    run_dir.join("checkpoint/state.json"),
-                    format!(
-                        "{} holds an interrupted run with a different configuration ({}); use another --output for the new run, or pass --overwrite to replace this one",
-                        run_dir.display(),
-                        crate::protocols::run::config_diff(&state.run, cfg)
-                    ),
-                ));
-            }
-            start_epoch = state.epochs_done;
+impl ClassificationTask<'_> {
+    fn pixels(&self, idx: &[usize], view: u64) -> Result<Tensor<4>> {
+        let imgs: Vec<&RgbImage> = idx.iter().map(|&i| &self.images[i]).collect();
+        images_to_pixels(
+            self.pipe,
+            &imgs,
+            self.aug.as_ref().map(|a| (a, self.cfg.seed, view, idx)),
+        )
+    }
+}
+
+impl TrainTask for ClassificationTask<'_> {
+    fn samples(&self) -> usize {
+        self.data.train.len()
+    }
+    fn params(&self) -> &Params {
+        self.method.params()
+    }
+    fn params_mut(&mut self) -> &mut Params {
+        self.method.params_mut()
+    }
+    fn lr(&self, epoch: usize) -> EpochLr {
+        EpochLr::uniform(
+            self.cfg.train.schedule.lr(epoch),
+            self.method.params().entries().len(),
+        )
+    }
+
+    fn prepare(&mut self, _start_epoch: usize, log: &RunLog) -> Result<()> {
+        let pipe = self.pipe;
+        let tc = &self.cfg.train;
+        self.images = decode_all(self.data.train, pipe)?;
+        let size = pipe.model.config.vision.image_size as u32;
+        self.aug = tc.augment.then(|| TrainAugment {
+            mean: pipe.preprocess.mean,
+            std: pipe.preprocess.std,
+            ..TrainAugment::clip(size)
+        });
+        // Frozen image tower: optionally pre-compute features of a fixed number of views.
+        if self.method.frozen_image_features() && tc.cache_views > 0 {
             log.info(format!(
-                "resumed from epoch {start_epoch} (step {})",
-                state.steps
+                "caching frozen image features of {} view(s) per image",
+                tc.cache_views
             ));
-        }
-    }
-    if start_epoch >= epochs {
-        return Ok(());
-    }
-    log.forget_metrics_from_epoch(start_epoch)?;
-    let images = decode_all(data.train, pipe)?;
-    let size = clip.config.vision.image_size as u32;
-    let aug = TrainAugment {
-        mean: pipe.preprocess.mean,
-        std: pipe.preprocess.std,
-        ..TrainAugment::clip(size)
-    };
-    let labels: Vec<usize> = data.train.iter().map(|s| s.label).collect();
-
-    // Frozen image tower: optionally pre-compute features of a fixed number of views.
-    let cache: Option<Vec<Tensor<2>>> = if method.frozen_image_features() && tc.cache_views > 0 {
-        log.info(format!(
-            "caching frozen image features of {} view(s) per image",
-            tc.cache_views
-        ));
-        let mut views = Vec::new();
-        for v in 0..tc.cache_views {
-            let mut feats = Vec::new();
-            for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
-                let imgs: Vec<&RgbImage> = chunk.iter().map(|&i| &images[i]).collect();
-                let px = images_to_pixels(
-                    pipe,
-                    &imgs,
-                    if tc.augment {
-                        Some((&aug, cfg.seed, v as u64, chunk))
-                    } else {
-                        None
-                    },
-                )?;
-                feats.push(method.image_features(clip, px)?);
-            }
-            views.push(Tensor::cat(feats, 0));
-        }
-        Some(views)
-    } else {
-        None
-    };
-
-    let total = (epochs - start_epoch) * steps_per_epoch;
-    let bar = progress::bar(total as u64, "train", opts.progress);
-    let mut epochs_run = 0;
-    for epoch in start_epoch..epochs {
-        let lr = tc.schedule.lr(epoch);
-        let mut order: Vec<usize> = (0..n).collect();
-        order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
-            cfg.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-        ));
-        let t0 = std::time::Instant::now();
-        let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
-        for s in 0..steps_per_epoch {
-            let idx: Vec<usize> = if drop_last {
-                order[s * bs..(s + 1) * bs].to_vec()
-            } else {
-                order.clone()
-            };
-            let y: Vec<usize> = idx.iter().map(|&i| labels[i]).collect();
-            let input = match &cache {
-                Some(views) => {
-                    let v = &views[epoch % views.len()];
-                    let ids: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
-                    let it = Tensor::<1, burn::tensor::Int>::from_data(
-                        TensorData::new(ids, [idx.len()]),
-                        &pipe.device,
-                    );
-                    StepInput::Features(v.clone().select(0, it))
+            let n = self.images.len();
+            let mut views = Vec::new();
+            for v in 0..tc.cache_views {
+                let mut feats = Vec::new();
+                for chunk in (0..n).collect::<Vec<_>>().chunks(64) {
+                    let px = self.pixels(chunk, v as u64)?;
+                    feats.push(self.method.image_features(&pipe.model, px)?);
                 }
-                None => {
-                    let imgs: Vec<&RgbImage> = idx.iter().map(|&i| &images[i]).collect();
-                    StepInput::Pixels(images_to_pixels(
-                        pipe,
-                        &imgs,
-                        if tc.augment {
-                            Some((&aug, cfg.seed, epoch as u64, &idx))
-                        } else {
-                            None
-                        },
-                    )?)
-                }
-            };
-            let out = train_step(pipe, method, &mut opt, input, &y, lr)?;
-            let loss_v = out.loss;
-            if !loss_v.is_finite() {
-                let msg = diverged_message(loss_v, epoch, epochs, s, steps_per_epoch);
-                log.info(format!("{msg}; stopping"));
-                let kept = if epoch == 0 {
-                    "no checkpoint was written yet".to_string()
-                } else {
-                    format!(
-                        "the last good checkpoint (after epoch {epoch}/{epochs}) is kept in {}",
-                        run_dir.join("checkpoint").display()
-                    )
-                };
-                return Err(VladaptError::Diverged(format!("{msg}; {kept}")));
+                views.push(Tensor::cat(feats, 0));
             }
-            let gnorm = out.grad_norm;
-            let lv = out.logits;
-            let c = logits_dims(&lv, y.len());
-            let batch_correct = y
-                .iter()
+            self.cache = Some(views);
+        }
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        idx: &[usize],
+        epoch: usize,
+        opt: &mut Optimizer,
+        lr: &EpochLr,
+    ) -> Result<StepStats> {
+        let y: Vec<usize> = idx.iter().map(|&i| self.labels[i]).collect();
+        let input = match &self.cache {
+            Some(views) => {
+                let v = &views[epoch % views.len()];
+                let ids: Vec<i64> = idx.iter().map(|&i| i as i64).collect();
+                let it = Tensor::<1, burn::tensor::Int>::from_data(
+                    TensorData::new(ids, [idx.len()]),
+                    &self.pipe.device,
+                );
+                StepInput::Features(v.clone().select(0, it))
+            }
+            None => StepInput::Pixels(self.pixels(idx, epoch as u64)?),
+        };
+        let out = train_step_lrs(self.pipe, self.method, opt, input, &y, &lr.per_param)?;
+        let hits = if out.loss.is_finite() {
+            let c = out.logits.len() / y.len().max(1);
+            y.iter()
                 .enumerate()
-                .filter(|(i, &t)| argmax(&lv[i * c..(i + 1) * c]) == t)
-                .count();
-            loss_sum += loss_v as f64 * y.len() as f64;
-            correct += batch_correct;
-            seen += y.len();
-            log.metric(serde_json::json!({"epoch": epoch, "step": opt.steps, "lr": lr, "loss": loss_v, "acc": 100.0 * batch_correct as f64 / y.len() as f64, "grad_norm": gnorm}));
-            bar.set_message(format!(
-                "ep {}/{epochs} loss {:.4} acc {:.1}% lr {lr:.2e}",
-                epoch + 1,
-                loss_sum / seen as f64,
-                100.0 * correct as f64 / seen as f64
-            ));
-            bar.inc(1);
-        }
-        let (el, ea) = (
-            loss_sum / seen.max(1) as f64,
-            100.0 * correct as f64 / seen.max(1) as f64,
-        );
-        log.info(format!(
-            "epoch {}/{epochs}: loss {el:.4} acc {ea:.2}% lr {lr:.3e} ({:.1}s)",
-            epoch + 1,
-            t0.elapsed().as_secs_f64()
-        ));
-        log.metric(serde_json::json!({"epoch_end": epoch, "loss": el, "acc": ea, "lr": lr, "seconds": t0.elapsed().as_secs_f64()}));
-        save_checkpoint(
-            run_dir,
-            method.params(),
-            &opt,
-            &TrainState {
-                epochs_done: epoch + 1,
-                steps: opt.steps,
-                run: cfg.clone(),
-            },
-        )?;
-        epochs_run += 1;
-        if opts.stop_after_epochs.is_some_and(|k| epochs_run >= k) && epoch + 1 < epochs {
-            bar.finish_and_clear();
-            return Err(VladaptError::Invalid(format!(
-                "stopped after {epochs_run} epoch(s) as requested; resume to continue"
-            )));
-        }
+                .filter(|(i, &t)| argmax(&out.logits[i * c..(i + 1) * c]) == t)
+                .count()
+        } else {
+            0
+        };
+        Ok(StepStats {
+            loss: out.loss,
+            grad_norm: out.grad_norm,
+            count: y.len(),
+            hits,
+            extra: Vec::new(),
+        })
     }
-    bar.finish_and_clear();
-    Ok(())
-}
-
-/// "loss is NaN at epoch 3/10, step 2/4" with the 1-based numbers the progress log uses
-/// (`epoch` and `step` are 0-based indices).
-fn diverged_message(loss: f32, epoch: usize, epochs: usize, step: usize, steps: usize) -> String {
-    format!(
-        "loss is {loss} at epoch {}/{epochs}, step {}/{steps}",
-        epoch + 1,
-        step + 1
-    )
 }
 
 /// What one training step consumes.
@@ -450,6 +332,18 @@ pub fn train_step(
     labels: &[usize],
     lr: f64,
 ) -> Result<StepOutput> {
+    let lrs = vec![lr; method.params().entries().len()];
+    train_step_lrs(pipe, method, opt, input, labels, &lrs)
+}
+
+fn train_step_lrs(
+    pipe: &ClipPipeline,
+    method: &mut dyn AdaptMethod,
+    opt: &mut Optimizer,
+    input: StepInput,
+    labels: &[usize],
+    lrs: &[f64],
+) -> Result<StepOutput> {
     let clip = &pipe.model;
     let input = match input {
         StepInput::Pixels(px) if method.frozen_image_features() => {
@@ -473,17 +367,7 @@ pub fn train_step(
             grad_norm: f64::NAN,
         });
     }
-    let grads = loss.backward();
-    let gs = method.params().grads(&grads);
-    let gs: Vec<Tensor<1>> = gs
-        .into_iter()
-        .zip(method.params().entries())
-        .map(|(g, p)| {
-            g.unwrap_or_else(|| Tensor::zeros([p.shape.iter().product::<usize>()], &pipe.device))
-        })
-        .collect();
-    method.params_mut().untrack();
-    let grad_norm = opt.step(method.params_mut(), gs, lr)?;
+    let grad_norm = apply_gradients(method.params_mut(), loss, opt, lrs)?;
     Ok(StepOutput {
         loss: loss_v,
         logits: to_vec_f32(&logits.detach()),
@@ -491,22 +375,8 @@ pub fn train_step(
     })
 }
 
-fn logits_dims(v: &[f32], b: usize) -> usize {
-    v.len() / b.max(1)
-}
-
 fn argmax(row: &[f32]) -> usize {
     (0..row.len())
         .max_by(|&a, &b| row[a].total_cmp(&row[b]))
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod diverged_tests {
-    #[test]
-    fn epoch_numbers_match_the_one_based_log() {
-        // The log prints "epoch 1/5: loss ..." for the first epoch (index 0).
-        let m = super::diverged_message(f32::NAN, 0, 5, 2, 4);
-        assert_eq!(m, "loss is NaN at epoch 1/5, step 3/4");
-    }
 }

@@ -1,0 +1,179 @@
+//! `vladapt ground train` / `ground eval` and `vladapt demo grounding --quick` end to end on the
+//! tiny preset: the run directory is a model directory, a finished run is refused under a
+//! changed configuration unless `--overwrite`, eval writes its table, JSON and PNG sheet.
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vladapt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vladapt"))
+        .args(args)
+        .output()
+        .expect("run vladapt")
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "failed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn train_then_eval_writes_a_model_dir_table_json_and_sheet() {
+    let t = tempfile::tempdir().unwrap();
+    let (w, m, run) = (t.path().join("w"), t.path().join("m"), t.path().join("run"));
+    ok(&vladapt(&[
+        "world",
+        "generate",
+        "--out",
+        s(&w),
+        "--n",
+        "6",
+        "--size",
+        "128",
+        "--seed",
+        "3",
+    ]));
+    ok(&vladapt(&[
+        "ground",
+        "init",
+        "--preset",
+        "tiny",
+        "--out",
+        s(&m),
+        "--seed",
+        "1",
+    ]));
+    let train = |extra: &[&str]| {
+        let mut a = vec![
+            "ground",
+            "train",
+            "--train",
+            s(&w),
+            "--model",
+            s(&m),
+            "--output",
+            s(&run),
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "train.augment=false",
+        ];
+        a.extend_from_slice(extra);
+        vladapt(&a)
+    };
+    let out = ok(&train(&["--val", s(&w)]));
+    assert!(out.contains("val: Acc@0.5"), "{out}");
+    for f in [
+        "model.safetensors",
+        "grounding_config.json",
+        "vocab.txt",
+        "grounding_method.json",
+        "run_config.json",
+        "metrics.jsonl",
+        "log.txt",
+        "eval.json",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    // The same configuration again: reused, not retrained.
+    let o = train(&[]);
+    ok(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already finished"));
+    // Another configuration on the finished run: refused, naming the key and --overwrite.
+    let o = train(&["--set", "train.lr.rest=0.01"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("train.lr.rest") && err.contains("--overwrite"),
+        "{err}"
+    );
+    ok(&train(&["--set", "train.lr.rest=0.01", "--overwrite"]));
+    // Bad configuration values are refused with the range, before training starts.
+    let other = t.path().join("other");
+    let o = vladapt(&[
+        "ground",
+        "train",
+        "--train",
+        s(&w),
+        "--model",
+        s(&m),
+        "--output",
+        s(&other),
+        "--set",
+        "train.batch_size=0",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("train.batch_size = 0"),
+        "{err}"
+    );
+    assert!(!other.join("run_config.json").exists());
+
+    let (table, json, sheet) = (
+        t.path().join("t.md"),
+        t.path().join("m.json"),
+        t.path().join("sheet.png"),
+    );
+    let out = ok(&vladapt(&[
+        "ground",
+        "eval",
+        "--model",
+        s(&run),
+        "--split",
+        &format!("val={}", s(&w)),
+        "--split",
+        &format!("test={}", s(&w)),
+        "--table",
+        s(&table),
+        "--json",
+        s(&json),
+        "--sheet",
+        s(&sheet),
+        "--sheet-size",
+        "4",
+    ]));
+    assert!(out.starts_with("| method | val | test |"), "{out}");
+    assert!(out.contains("| transvg |"), "{out}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let acc = v["splits"][0]["acc_at_05"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&acc));
+    assert_eq!(
+        std::fs::read_to_string(&table).unwrap(),
+        out.trim_end().to_string() + "\n"
+    );
+    let img = image::open(&sheet).unwrap();
+    assert!(img.width() >= 2 * 128 && img.height() >= 2 * 128);
+}
+
+#[test]
+fn quick_grounding_demo_prints_a_row_per_method() {
+    let t = tempfile::tempdir().unwrap();
+    let out = ok(&vladapt(&[
+        "demo",
+        "grounding",
+        "--quick",
+        "--output",
+        s(&t.path().join("d")),
+    ]));
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("| transvg |"))
+        .unwrap_or_else(|| panic!("no transvg row in\n{out}"));
+    let acc: f64 = row
+        .split('|')
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..=100.0).contains(&acc), "{row}");
+    assert!(t.path().join("d/results.md").is_file());
+}

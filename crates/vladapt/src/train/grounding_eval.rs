@@ -1,0 +1,263 @@
+//! Grounding evaluation (spec `mmca.md` §1.7, §4.2): one box per expression, Acc@0.5 (IoU ≥ 0.5
+//! after clamping the prediction to the canvas) and mean IoU per split; a Markdown table shaped
+//! like the papers' (RefCOCO val/testA/testB, RefCOCO+ val/testA/testB, RefCOCOg
+//! val-g/val-u/test-u, ReferIt test — or the splits given, e.g. the world's val/test); a PNG
+//! sheet of predictions (image, expression, true box green, predicted box red).
+use super::grounding::{score_boxes, EncodedSet};
+use super::progress;
+use crate::methods::grounding::GroundingMethod;
+use crate::tensor_io::to_vec_f32;
+use crate::{Result, VladaptError};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use vladapt_data::grounding::cxcywh_to_xyxy;
+use vladapt_data::plot::canvas::{Canvas, Color};
+
+/// The metrics of one split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitMetrics {
+    /// Split label (`val`, `refcoco/testA`, …).
+    pub split: String,
+    /// Expressions evaluated.
+    pub n: usize,
+    /// Acc@0.5 in percent.
+    pub acc_at_05: f64,
+    /// Mean IoU in percent.
+    pub miou: f64,
+}
+
+/// Predicted boxes (normalised `(cx, cy, w, h)` on the canvas) for every sample of `data`, in
+/// batches of `batch`.
+pub fn predict_boxes(
+    method: &GroundingMethod,
+    data: &EncodedSet,
+    batch: usize,
+    device: &Device,
+    show_progress: bool,
+) -> Result<Vec<[f32; 4]>> {
+    let idx: Vec<usize> = (0..data.len()).collect();
+    let chunks: Vec<&[usize]> = idx.chunks(batch.max(1)).collect();
+    let bar = progress::bar(chunks.len() as u64, "eval", show_progress);
+    let mut out = Vec::with_capacity(data.len());
+    for c in chunks {
+        let (b, _) = data.batch(c, device);
+        let v = to_vec_f32(&method.forward(&b)?);
+        out.extend(v.chunks(4).map(|r| [r[0], r[1], r[2], r[3]]));
+        bar.inc(1);
+    }
+    bar.finish();
+    Ok(out)
+}
+
+/// Acc@0.5 and mean IoU of `pred` against the targets of `data`.
+pub fn score(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<SplitMetrics> {
+    if pred.len() != data.len() {
+        return Err(VladaptError::Invalid(format!(
+            "{split}: {} predictions for {} expressions",
+            pred.len(),
+            data.len()
+        )));
+    }
+    if pred.is_empty() {
+        return Err(VladaptError::Invalid(format!("{split}: no expressions")));
+    }
+    let p: Vec<f32> = pred.iter().flatten().copied().collect();
+    let t: Vec<f32> = (0..data.len()).flat_map(|i| data.target(i)).collect();
+    let (hits, sum) = score_boxes(&p, &t);
+    let n = pred.len();
+    Ok(SplitMetrics {
+        split: split.to_string(),
+        n,
+        acc_at_05: 100.0 * hits as f64 / n as f64,
+        miou: 100.0 * sum / n as f64,
+    })
+}
+
+/// The papers' columns: `(dataset/split label, header)`.
+pub const PAPER_COLUMNS: &[(&str, &str)] = &[
+    ("refcoco/val", "RefCOCO val"),
+    ("refcoco/testA", "RefCOCO testA"),
+    ("refcoco/testB", "RefCOCO testB"),
+    ("refcoco+/val", "RefCOCO+ val"),
+    ("refcoco+/testA", "RefCOCO+ testA"),
+    ("refcoco+/testB", "RefCOCO+ testB"),
+    ("refcocog/val-g", "RefCOCOg val-g"),
+    ("refcocog/val-u", "RefCOCOg val-u"),
+    ("refcocog/test-u", "RefCOCOg test-u"),
+    ("referit/test", "ReferIt test"),
+];
+
+/// A Markdown table of Acc@0.5 (%): one row per `(name, metrics)`. When any split is one of
+/// the papers' ([`PAPER_COLUMNS`]) the columns are the papers' (– where not evaluated);
+/// otherwise one column per split label in first-seen order.
+pub fn markdown_table(rows: &[(String, Vec<SplitMetrics>)]) -> String {
+    let paper = rows
+        .iter()
+        .flat_map(|(_, m)| m)
+        .any(|m| PAPER_COLUMNS.iter().any(|(k, _)| *k == m.split));
+    let cols: Vec<(String, String)> = if paper {
+        PAPER_COLUMNS
+            .iter()
+            .map(|(k, h)| (k.to_string(), h.to_string()))
+            .collect()
+    } else {
+        let mut c: Vec<(String, String)> = Vec::new();
+        for m in rows.iter().flat_map(|(_, m)| m) {
+            if !c.iter().any(|(k, _)| *k == m.split) {
+                c.push((m.split.clone(), m.split.clone()));
+            }
+        }
+        c
+    };
+    let mut s = String::from("| method |");
+    for (_, h) in &cols {
+        s.push_str(&format!(" {h} |"));
+    }
+    s.push_str("\n| --- |");
+    for _ in &cols {
+        s.push_str(" ---: |");
+    }
+    s.push('\n');
+    for (name, ms) in rows {
+        s.push_str(&format!("| {name} |"));
+        for (k, _) in &cols {
+            match ms.iter().find(|m| m.split == *k) {
+                Some(m) => s.push_str(&format!(" {:.2} |", m.acc_at_05)),
+                None => s.push_str(" – |"),
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+const GREEN: Color = [0, 170, 0];
+const RED: Color = [220, 0, 0];
+const BLACK: Color = [0, 0, 0];
+
+/// A PNG sheet of the first `max` predictions: each cell the preprocessed canvas image (padding
+/// grey), the true box in green, the predicted box in red, and the expression with the IoU
+/// underneath. Written atomically.
+pub fn prediction_sheet(
+    path: &Path,
+    data: &EncodedSet,
+    pred: &[[f32; 4]],
+    max: usize,
+) -> Result<()> {
+    let n = data.len().min(pred.len()).min(max);
+    if n == 0 {
+        return Err(VladaptError::Invalid(format!(
+            "{}: no predictions to draw",
+            path.display()
+        )));
+    }
+    let side = data.prepared(0).letterbox.canvas as i64;
+    let cell = side.clamp(96, 256);
+    let text_h = 3 * Canvas::line_height(1) + 6;
+    let cols = (n as f64).sqrt().ceil() as i64;
+    let rows = n.div_ceil(cols as usize) as i64;
+    let (cw, ch) = (cell + 8, cell + text_h + 8);
+    let mut c = Canvas::new((cols * cw) as u32, (rows * ch) as u32);
+    for (i, &pb) in pred.iter().take(n).enumerate() {
+        let (ox, oy) = ((i as i64 % cols) * cw + 4, (i as i64 / cols) * ch + 4);
+        let p = data.prepared(i);
+        let s = side as usize;
+        let scale = side as f64 / cell as f64;
+        for y in 0..cell {
+            for x in 0..cell {
+                let (sx, sy) = (
+                    ((x as f64 + 0.5) * scale) as usize,
+                    ((y as f64 + 0.5) * scale) as usize,
+                );
+                let (sx, sy) = (sx.min(s - 1), sy.min(s - 1));
+                let col = if p.mask[sy * s + sx] {
+                    [200, 200, 200]
+                } else {
+                    let mean = crate::models::grounding::preprocess::IMAGENET_MEAN;
+                    let std = crate::models::grounding::preprocess::IMAGENET_STD;
+                    let ch = |k: usize| {
+                        let v = p.pixels[(k * s + sy) * s + sx] * std[k] + mean[k];
+                        (v * 255.0).round().clamp(0.0, 255.0) as u8
+                    };
+                    [ch(0), ch(1), ch(2)]
+                };
+                c.put(ox + x, oy + y, col);
+            }
+        }
+        let draw = |c: &mut Canvas, b: [f32; 4], col: Color| {
+            let [x1, y1, x2, y2] =
+                cxcywh_to_xyxy(b).map(|v| (v.clamp(0.0, 1.0) * cell as f32) as i64);
+            for d in 0..2 {
+                c.rect(
+                    ox + x1 + d,
+                    oy + y1 + d,
+                    x2 - x1 - 2 * d,
+                    y2 - y1 - 2 * d,
+                    col,
+                );
+            }
+        };
+        draw(&mut c, data.target(i), GREEN);
+        draw(&mut c, pb, RED);
+        let (_, iou_sum) = score_boxes(&pb, &data.target(i));
+        let expr = &data.samples[i].expression;
+        let max_chars = (cell / 6).max(4) as usize;
+        let line1: String = expr.chars().take(max_chars).collect();
+        let line2: String = expr.chars().skip(max_chars).take(max_chars).collect();
+        let ty = oy + cell + 2;
+        c.text(ox, ty, &line1, 1, BLACK);
+        c.text(ox, ty + Canvas::line_height(1), &line2, 1, BLACK);
+        c.text(
+            ox,
+            ty + 2 * Canvas::line_height(1),
+            &format!("IoU {:.2}", iou_sum),
+            1,
+            if iou_sum >= 0.5 { GREEN } else { RED },
+        );
+    }
+    let tmp = path.with_extension("tmp.png");
+    c.save(&tmp).map_err(VladaptError::from)?;
+    std::fs::rename(&tmp, path).map_err(|e| VladaptError::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(split: &str, acc: f64) -> SplitMetrics {
+        SplitMetrics {
+            split: split.into(),
+            n: 10,
+            acc_at_05: acc,
+            miou: 0.0,
+        }
+    }
+
+    #[test]
+    fn paper_columns_with_dashes_for_missing_splits() {
+        let t = markdown_table(&[(
+            "TransVG".into(),
+            vec![m("refcoco/testA", 83.2), m("referit/test", 69.3)],
+        )]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert!(lines[0].starts_with("| method | RefCOCO val | RefCOCO testA |"));
+        assert!(lines[0].ends_with("ReferIt test |"));
+        assert_eq!(
+            lines[2],
+            "| TransVG | – | 83.20 | – | – | – | – | – | – | – | 69.30 |"
+        );
+    }
+
+    #[test]
+    fn other_splits_get_their_own_columns() {
+        let t = markdown_table(&[
+            ("a".into(), vec![m("val", 50.0), m("test", 40.0)]),
+            ("b".into(), vec![m("test", 45.5)]),
+        ]);
+        assert_eq!(
+            t,
+            "| method | val | test |\n| --- | ---: | ---: |\n| a | 50.00 | 40.00 |\n| b | – | 45.50 |\n"
+        );
+    }
+}
