@@ -42,6 +42,14 @@ pub struct TrainConfig {
     pub eval_batch_size: usize,
     /// Numeric precision (`fp32`; CPU backends train in f32).
     pub precision: String,
+    /// Data parallelism (issue #14): split every step's batch over this many replicas of the
+    /// method, each running forward and backward on its own thread, and combine their
+    /// gradients with [`DataParallel::grads`](super::data_parallel::DataParallel::grads) (the
+    /// weighted mean, equal to the full-batch gradient up to summation order) before the one
+    /// optimiser step. The replicas live on the pipeline's device (the frozen CLIP is not
+    /// copied to other devices yet). `1` (the default) is the single-replica path, unchanged;
+    /// configurations saved before this field existed read as `1`.
+    pub data_parallel: usize,
 }
 
 impl Default for TrainConfig {
@@ -54,6 +62,7 @@ impl Default for TrainConfig {
             cache_views: 0,
             eval_batch_size: 100,
             precision: "fp32".into(),
+            data_parallel: 1,
         }
     }
 }
@@ -169,6 +178,7 @@ impl RunConfig {
             Ok(())
         }
         range("train.batch_size", self.train.batch_size, 1, 1 << 20)?;
+        range("train.data_parallel", self.train.data_parallel, 1, 64)?;
         range(
             "train.eval_batch_size",
             self.train.eval_batch_size,

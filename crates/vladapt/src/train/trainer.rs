@@ -4,6 +4,7 @@
 //! image features. Methods fitted in closed form (the linear probe) are fitted on features
 //! instead.
 use super::config::RunConfig;
+use super::data_parallel::{DataParallel, Reduction};
 use super::loss::cross_entropy;
 use super::optim::Optimizer;
 use super::run_dir::{fingerprint, save_adapter, AdapterConfig, RunLog};
@@ -17,6 +18,7 @@ use crate::{Result, VladaptError};
 use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 use std::path::Path;
+use std::sync::Mutex;
 use vladapt_data::{open_rgb, RgbImage, Sample};
 use vladapt_image::{augment_rng, TrainAugment};
 
@@ -149,6 +151,29 @@ pub fn train(
         let line = method.fit_features((&tx, &ty), (&vx, &vy), data.classnames.len())?;
         log.info(line);
     } else if trains {
+        // Data parallelism: `data_parallel` replicas of the method (same classes; their
+        // parameters are overwritten by the master's at every step), on the pipeline's device.
+        let replicas = if cfg.train.data_parallel > 1 {
+            log.info(format!(
+                "data parallel: {} replicas on {:?}",
+                cfg.train.data_parallel, pipe.device
+            ));
+            let mut rs = Vec::with_capacity(cfg.train.data_parallel);
+            for _ in 0..cfg.train.data_parallel {
+                let mut m = build(&cfg.method, clip, &pipe.tokenizer, &pipe.device)?;
+                m.set_classes(&classes)?;
+                rs.push(Mutex::new(m));
+            }
+            Some((
+                DataParallel::with_reduction(
+                    vec![pipe.device.clone(); cfg.train.data_parallel],
+                    Reduction::Gather,
+                )?,
+                rs,
+            ))
+        } else {
+            None
+        };
         let mut task = ClassificationTask {
             pipe,
             cfg,
@@ -158,6 +183,7 @@ pub fn train(
             labels: data.train.iter().map(|s| s.label).collect(),
             aug: None,
             cache: None,
+            replicas,
         };
         let spec = LoopSpec {
             config: cfg,
@@ -201,6 +227,8 @@ struct ClassificationTask<'a> {
     aug: Option<TrainAugment>,
     /// Frozen image features of a fixed number of augmented views (`[n, proj]` per view).
     cache: Option<Vec<Tensor<2>>>,
+    /// Data parallelism (`train.data_parallel > 1`): the devices and one method per device.
+    replicas: Option<(DataParallel, Vec<Mutex<Box<dyn AdaptMethod>>>)>,
 }
 
 impl ClassificationTask<'_> {
@@ -282,7 +310,12 @@ impl TrainTask for ClassificationTask<'_> {
             }
             None => StepInput::Pixels(self.pixels(idx, epoch as u64)?),
         };
-        let out = train_step_lrs(self.pipe, self.method, opt, input, &y, &lr.per_param)?;
+        let out = match &self.replicas {
+            None => train_step_lrs(self.pipe, self.method, opt, input, &y, &lr.per_param)?,
+            Some((dp, methods)) => {
+                train_step_parallel(self.pipe, dp, methods, self.method, opt, input, &y, lr)?
+            }
+        };
         let hits = if out.loss.is_finite() {
             let c = out.logits.len() / y.len().max(1);
             y.iter()
@@ -371,6 +404,56 @@ fn train_step_lrs(
     Ok(StepOutput {
         loss: loss_v,
         logits: to_vec_f32(&logits.detach()),
+        grad_norm,
+    })
+}
+
+/// One data-parallel optimisation step: the batch (drawn and augmented exactly as on one
+/// device) is split by [`DataParallel::split`]; replica `k` takes the master's parameters,
+/// computes the mean cross-entropy of its rows and backpropagates on its own thread; the
+/// weighted mean of the gradients (= the full-batch gradient up to summation order) feeds the
+/// one optimiser update of the master's parameters. A non-finite loss updates nothing.
+#[allow(clippy::too_many_arguments)]
+fn train_step_parallel(
+    pipe: &ClipPipeline,
+    dp: &DataParallel,
+    methods: &[Mutex<Box<dyn AdaptMethod>>],
+    master: &mut dyn AdaptMethod,
+    opt: &mut Optimizer,
+    input: StepInput,
+    labels: &[usize],
+    lr: &EpochLr,
+) -> Result<StepOutput> {
+    let clip = &pipe.model;
+    let n = labels.len();
+    let logits_parts: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); methods.len()]);
+    let poisoned = || VladaptError::Invalid("data parallel: a replica's lock is poisoned".into());
+    let (loss, grads) = dp.grads(master.params(), n, |k, rows, p, _dev| {
+        let mut m = methods[k].lock().map_err(|_| poisoned())?;
+        *m.params_mut() = p.clone();
+        let (start, len) = (rows.start, rows.len());
+        let feats = match &input {
+            StepInput::Features(f) => f.clone().narrow(0, start, len),
+            StepInput::Pixels(px) => m.image_features(clip, px.clone().narrow(0, start, len))?,
+        };
+        let logits = m.logits(clip, feats)?;
+        let loss = cross_entropy(logits.clone(), &labels[rows])?;
+        logits_parts.lock().map_err(|_| poisoned())?[k] = to_vec_f32(&logits.detach());
+        Ok(loss)
+    })?;
+    let loss_v = loss as f32;
+    if !loss_v.is_finite() {
+        return Ok(StepOutput {
+            loss: loss_v,
+            logits: Vec::new(),
+            grad_norm: f64::NAN,
+        });
+    }
+    let grad_norm = opt.step_per_param(master.params_mut(), grads, &lr.per_param)?;
+    let logits = logits_parts.into_inner().map_err(|_| poisoned())?.concat();
+    Ok(StepOutput {
+        loss: loss_v,
+        logits,
         grad_norm,
     })
 }
