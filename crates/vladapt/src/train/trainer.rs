@@ -228,8 +228,11 @@ struct ClassificationTask<'a> {
     /// Frozen image features of a fixed number of augmented views (`[n, proj]` per view).
     cache: Option<Vec<Tensor<2>>>,
     /// Data parallelism (`train.data_parallel > 1`): the devices and one method per device.
-    replicas: Option<(DataParallel, Vec<Mutex<Box<dyn AdaptMethod>>>)>,
+    replicas: Option<(DataParallel, Replicas)>,
 }
+
+/// One method per data-parallel replica, each used by one device thread at a time.
+type Replicas = Vec<Mutex<Box<dyn AdaptMethod>>>;
 
 impl ClassificationTask<'_> {
     fn pixels(&self, idx: &[usize], view: u64) -> Result<Tensor<4>> {
