@@ -128,3 +128,13 @@ fn two_replicas_train_like_one() {
         );
     }
 }
+
+#[test]
+fn zero_replicas_are_refused_naming_the_key() {
+    let mut c = RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 2, 3);
+    let err = c
+        .apply_overrides(&["train.data_parallel=0".to_string()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("train.data_parallel"), "{err}");
+}
