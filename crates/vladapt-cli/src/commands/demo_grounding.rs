@@ -53,7 +53,7 @@ struct Plan {
 }
 
 /// The full plan fits the budget (the whole demo ≤ 15 minutes on 2 cores): 18 runs of
-/// ~650 steps of batch 16 (~1 500 expressions, 7 epochs) on a 64² canvas (4 visual tokens).
+/// ~550 steps of batch 16 (~1 460 expressions, 6 epochs) on a 64² canvas (4 visual tokens).
 fn plan(quick: bool) -> Plan {
     if quick {
         Plan {
@@ -68,7 +68,7 @@ fn plan(quick: bool) -> Plan {
             train_images: 500,
             test_images: 150,
             image_size: 64,
-            epochs: 7,
+            epochs: 6,
             seeds: vec![1, 2, 3],
         }
     }
