@@ -176,4 +176,34 @@ fn quick_grounding_demo_prints_a_row_per_method() {
         .unwrap();
     assert!((0.0..=100.0).contains(&acc), "{row}");
     assert!(t.path().join("d/results.md").is_file());
+    // The data is the grounding world's: one folder with train.jsonl / test.jsonl on disjoint
+    // images, and within an image each expression names exactly one box (unique referents).
+    let worlds: Vec<_> = std::fs::read_dir(t.path().join("d/world"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(worlds.len(), 1, "{worlds:?}");
+    let read = |f: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(worlds[0].join(f))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (train, test) = (read("train.jsonl"), read("test.jsonl"));
+    assert!(!train.is_empty() && !test.is_empty());
+    let images = |v: &[serde_json::Value]| -> std::collections::BTreeSet<String> {
+        v.iter()
+            .map(|l| l["image"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(images(&train).is_disjoint(&images(&test)));
+    // 12 training and 6 test images (the quick plan), 2–4 objects each.
+    assert_eq!((images(&train).len(), images(&test).len()), (12, 6));
+    let mut referent = std::collections::HashMap::new();
+    for l in train.iter().chain(&test) {
+        let key = (l["image"].to_string(), l["expression"].to_string());
+        let b = l["box"].to_string();
+        assert_eq!(referent.entry(key).or_insert_with(|| b.clone()), &b, "{l}");
+    }
 }

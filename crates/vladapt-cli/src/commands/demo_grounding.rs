@@ -1,6 +1,7 @@
 //! `vladapt demo grounding`: the MMCA-vs-TransVG comparison of spec `mmca.md` §6.3 check 5,
-//! offline: generate the procedural world's referring expressions (train and test images from
-//! different seeds) → for each seed a randomly initialised `tiny` TransVG → train every variant
+//! offline: generate the grounding world (`vladapt_world::generate_grounding`: referring
+//! expressions that single out one object each — attribute, superlative and relational ones, with
+//! direction words — and disjoint train / test images) → for each seed a randomly initialised `tiny` TransVG → train every variant
 //! with the `tiny` recipe on the same data, same seeds, same step budget → Acc@0.5 ± std (and
 //! mean IoU) on the held-out test images. A toy check of mechanics and relative behaviour, not
 //! of the papers' RefCOCO claims.
@@ -52,7 +53,7 @@ struct Plan {
 }
 
 /// The full plan fits the budget (the whole demo ≤ 15 minutes on 2 cores): 18 runs of
-/// ~700 steps of batch 16 on a 64² canvas (4 visual tokens).
+/// ~550 steps of batch 16 (~1 460 expressions, 6 epochs) on a 64² canvas (4 visual tokens).
 fn plan(quick: bool) -> Plan {
     if quick {
         Plan {
@@ -67,23 +68,38 @@ fn plan(quick: bool) -> Plan {
             train_images: 500,
             test_images: 150,
             image_size: 64,
-            epochs: 5,
+            epochs: 6,
             seeds: vec![1, 2, 3],
         }
     }
 }
 
-fn world(dir: &Path, seed: u64, n: usize, size: u32) -> Result<()> {
-    if dir.join("annotations.jsonl").is_file() {
+/// The grounding world of the plan in `dir` (`train.jsonl`, `test.jsonl`, no val split):
+/// `n_train + n_test` images of one generator seed, the last `n_test` held out; reused when
+/// already there (the folder name carries the sizes).
+fn world(dir: &Path, seed: u64, n_train: usize, n_test: usize, size: u32) -> Result<()> {
+    if dir.join("train.jsonl").is_file() && dir.join("test.jsonl").is_file() {
         return Ok(());
     }
-    let opts = vladapt_world::WorldOptions {
+    let images = n_train + n_test;
+    let opts = vladapt_world::GroundingOptions {
+        seed,
+        images,
         image_size: size,
         min_objects: 2,
         max_objects: 4,
+        expressions_per_object: 1,
+        val_fraction: 0.0,
+        test_fraction: n_test as f64 / images as f64,
         ..Default::default()
     };
-    vladapt_world::generate_pretrain(dir, seed, n, &opts)?;
+    let counts = opts.split_counts();
+    anyhow::ensure!(
+        counts == (n_train, 0, n_test),
+        "grounding world: {images} images split as {counts:?}, not ({n_train}, 0, {n_test}) (the test share must be at most half)"
+    );
+    vladapt_world::generate_grounding(dir, &opts)
+        .with_context(|| format!("generating {}", dir.display()))?;
     Ok(())
 }
 
@@ -116,13 +132,21 @@ pub fn run(a: GroundingDemoArgs) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let device = super::device(&a.device)?;
 
-    eprintln!("\n== 1/3 generating the procedural world's referring expressions");
-    let (train_dir, test_dir) = (out.join("world/train"), out.join("world/test"));
-    world(&train_dir, a.seed, p.train_images, p.image_size)?;
-    world(&test_dir, a.seed + 1_000_003, p.test_images, p.image_size)?;
+    eprintln!("\n== 1/3 generating the grounding world's referring expressions");
+    let world_dir = out.join(format!(
+        "world/seed{}-{}+{}-{}px",
+        a.seed, p.train_images, p.test_images, p.image_size
+    ));
+    world(
+        &world_dir,
+        a.seed,
+        p.train_images,
+        p.test_images,
+        p.image_size,
+    )?;
     let none = super::ground_train::SplitSource::default();
-    let train = load_split(&train_dir, &none)?;
-    let test = load_split(&test_dir, &none)?;
+    let train = load_split(&world_dir.join("train.jsonl"), &none)?;
+    let test = load_split(&world_dir.join("test.jsonl"), &none)?;
     eprintln!(
         "   {} training expressions on {} images, {} test expressions on {} images",
         train.len(),
@@ -203,7 +227,7 @@ pub fn run(a: GroundingDemoArgs) -> Result<()> {
     }
     let total = t_all.elapsed().as_secs_f64();
     let md = format!(
-        "# vladapt grounding demo\n\nWorld seed {}, {} training / {} test images ({}² px), tiny TransVG on a {}² canvas, recipe `tiny` ({} epochs), seeds {:?}; Acc@0.5 and mean IoU on the test images, mean ± std over seeds.\nTotal time {total:.0} s.\n\n{table}",
+        "# vladapt grounding demo\n\nGrounding world (`vladapt world grounding`) seed {}, {} training / {} held-out test images ({}² px), tiny TransVG on a {}² canvas, recipe `tiny` ({} epochs), seeds {:?}; Acc@0.5 and mean IoU on the test images, mean ± std over seeds.\nTotal time {total:.0} s.\n\n{table}",
         a.seed, p.train_images, p.test_images, p.image_size, model_cfg.image_size, p.epochs, p.seeds
     );
     vladapt::tensor_io::write_atomic(&out.join("results.md"), md.as_bytes())?;

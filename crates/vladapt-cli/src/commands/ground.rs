@@ -5,8 +5,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use image::Rgb;
 use std::path::{Path, PathBuf};
+use vladapt::methods::grounding::GroundingMethodConfig;
 use vladapt::models::grounding::pipeline::{write_random_model, GroundingPipeline};
 use vladapt::models::grounding::{GroundingConfig, PRESETS};
+use vladapt::train::grounding::{check_run_dir, load_trained, read_method};
 
 /// Arguments of `vladapt ground`.
 #[derive(Args)]
@@ -32,7 +34,8 @@ enum GroundCmd {
 
 #[derive(Args)]
 struct PredictArgs {
-    /// Model directory (grounding_config.json, model.safetensors, vocab.txt).
+    /// Model directory (grounding_config.json, model.safetensors, vocab.txt) or a finished
+    /// `vladapt ground train` run directory (TransVG or an MMCA variant).
     #[arg(long)]
     model: PathBuf,
     /// Image file.
@@ -91,9 +94,26 @@ fn predict(a: PredictArgs) -> Result<()> {
     }
     let img = vladapt_image::load_rgb(&a.image, &vladapt_image::ImageLimits::default())
         .with_context(|| format!("--image {}", a.image.display()))?;
-    let pipe = GroundingPipeline::load(&a.model, &device)?;
-    let p = pipe.predict(&img, &a.text)?;
-    let max = pipe.model.config.max_query_len;
+    // A plain TransVG model directory is loaded strictly (every tensor of the file must be
+    // read); a `ground train` run directory is checked as a run, and an MMCA one runs with its
+    // adapters.
+    check_run_dir(&a.model).with_context(|| format!("--model {}", a.model.display()))?;
+    let method = read_method(&a.model).with_context(|| format!("--model {}", a.model.display()))?;
+    let (p, max) = match method {
+        GroundingMethodConfig::Transvg => {
+            let pipe = GroundingPipeline::load(&a.model, &device)?;
+            (
+                pipe.predict(&img, &a.text)?,
+                pipe.model.config.max_query_len,
+            )
+        }
+        GroundingMethodConfig::Mmca(_) => {
+            let t = load_trained(&a.model, &device)
+                .with_context(|| format!("--model {}", a.model.display()))?;
+            let max = t.method.model_config.max_query_len;
+            (t.predict(&img, &a.text, &device)?, max)
+        }
+    };
     if p.truncated {
         eprintln!(
             "note: the expression has more than {} word pieces; it was truncated to the first {} (as BERT does with max_query_len {max})",

@@ -16,7 +16,9 @@ use super::task::{
 };
 use crate::methods::grounding::{GroundingMethod, GroundingMethodConfig, ParamGroup};
 use crate::methods::Params;
-use crate::models::grounding::pipeline::{CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE};
+use crate::models::grounding::pipeline::{
+    Prediction, SingleInput, CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE,
+};
 use crate::models::grounding::preprocess::{prepare, Prepared};
 use crate::models::grounding::{GroundingBatch, GroundingConfig, Layout, Weights};
 use crate::tensor_io::{save_safetensors_atomic, to_vec_f32, write_atomic};
@@ -26,7 +28,7 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use vladapt_data::grounding::{cxcywh_to_xyxy, iou, GroundingAugment, GroundingSample};
-use vladapt_image::ImageLimits;
+use vladapt_image::{ImageLimits, RgbImage};
 use vladapt_tokenizer::wordpiece::WordPiece;
 
 /// Which method a grounding model directory was trained with (absent: plain TransVG).
@@ -558,15 +560,89 @@ pub struct TrainedGrounding {
 }
 
 /// Load a model directory (a finished grounding run, or any TransVG model directory) with the
-/// method recorded in it.
+/// method recorded in it. A run directory is checked first ([`check_run_dir`]); an MMCA method
+/// whose weights hold none of its adapter tensors (a base TransVG model under an MMCA
+/// `grounding_method.json`) is an error rather than freshly initialised adapters.
 pub fn load_trained(dir: &Path, device: &Device) -> Result<TrainedGrounding> {
+    check_run_dir(dir)?;
     let start = GroundingStart::from_model_dir(dir)?;
     let method_cfg = read_method(dir)?;
+    if let GroundingMethodConfig::Mmca(c) = &method_cfg {
+        let names = crate::methods::mmca::adapter_shapes(c, &start.model);
+        let root = start.weights.root();
+        if let Some((first, _)) = names.first() {
+            if !names.iter().any(|(n, _)| root.contains(n)) {
+                return Err(VladaptError::Invalid(format!(
+                    "{}: {METHOD_FILE} names an MMCA method but {WEIGHTS_FILE} holds none of its {} adapter tensors (e.g. `{first}`): these are base-model weights, not a trained MMCA run",
+                    dir.display(),
+                    names.len()
+                )));
+            }
+        }
+    }
     let method = GroundingMethod::new(&start.model, &start.weights, method_cfg, device)?;
     Ok(TrainedGrounding {
         method,
         tokenizer: start.tokenizer,
     })
+}
+
+/// Checks of a `vladapt ground train` run directory used as a model directory (a plain model
+/// directory, without `run_config.json`, passes): the run must have finished (its model files
+/// are written only then), and the method of `grounding_method.json` must be the one
+/// `run_config.json` trained.
+pub fn check_run_dir(dir: &Path) -> Result<()> {
+    let run = dir.join("run_config.json");
+    if !run.is_file() {
+        return Ok(());
+    }
+    if !dir.join(WEIGHTS_FILE).is_file() {
+        return Err(VladaptError::Invalid(format!(
+            "{}: the grounding run has not finished ({WEIGHTS_FILE} is written after the last epoch{}); resume it with `vladapt ground train … --output {}`, or give a finished run or a model directory",
+            dir.display(),
+            if dir.join("checkpoint").is_dir() {
+                "; checkpoint/ holds its progress"
+            } else {
+                ""
+            },
+            dir.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&run).map_err(|e| VladaptError::io(&run, e))?;
+    let cfg: GroundingRunConfig =
+        serde_json::from_str(&text).map_err(|e| VladaptError::config(&run, e.to_string()))?;
+    if !dir.join(METHOD_FILE).is_file() {
+        return Err(VladaptError::Invalid(format!(
+            "{}: {METHOD_FILE} is missing from the finished run (run_config.json trained it); the run directory is incomplete",
+            dir.display()
+        )));
+    }
+    let method = read_method(dir)?;
+    if method != cfg.method {
+        return Err(VladaptError::Invalid(format!(
+            "{}: {METHOD_FILE} ({}) disagrees with run_config.json ({}): the model files do not belong to this run",
+            dir.display(),
+            serde_json::to_string(&method).unwrap_or_default(),
+            serde_json::to_string(&cfg.method).unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+impl TrainedGrounding {
+    /// Ground `text` in `img` with the method's full forward (MMCA's adapters included):
+    /// the box in image pixels, as [`crate::models::grounding::GroundingPipeline::predict`].
+    pub fn predict(&self, img: &RgbImage, text: &str, device: &Device) -> Result<Prediction> {
+        let one = SingleInput::new(
+            &self.method.model_config,
+            &self.tokenizer,
+            img,
+            text,
+            device,
+        )?;
+        let out = to_vec_f32(&self.method.forward(&one.batch)?);
+        Ok(one.prediction(&out))
+    }
 }
 
 /// Write `method` as a model directory into `dir` (config, every tensor under its official

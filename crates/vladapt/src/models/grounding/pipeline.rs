@@ -86,31 +86,67 @@ impl GroundingPipeline {
     /// Ground `text` in `img`. An empty (or whitespace / unknown-character only) expression is an
     /// error; a long one is truncated to `max_query_len − 2` pieces and flagged.
     pub fn predict(&self, img: &RgbImage, text: &str) -> Result<Prediction> {
-        let cfg = &self.model.config;
-        if self.tokenizer.piece_ids(text).is_empty() {
+        let one = SingleInput::new(&self.model.config, &self.tokenizer, img, text, &self.device)?;
+        let out = to_vec_f32(&self.model.forward(&one.batch)?);
+        Ok(one.prediction(&out))
+    }
+}
+
+/// One (image, expression) pair as a batch of one, with what maps the model output back to
+/// image pixels — shared by [`GroundingPipeline::predict`] and the methods' single-image
+/// prediction (MMCA needs its adapters around the same forward).
+pub struct SingleInput {
+    /// The batch of one: image `[1, 3, S, S]`, pixel mask, ids and text mask.
+    pub batch: GroundingBatch,
+    letterbox: Letterbox,
+    truncated: bool,
+    pieces: usize,
+}
+
+impl SingleInput {
+    /// Letterbox `img` onto the canvas of `cfg` and encode `text` (errors on an expression
+    /// without word pieces).
+    pub fn new(
+        cfg: &GroundingConfig,
+        tokenizer: &WordPiece,
+        img: &RgbImage,
+        text: &str,
+        device: &Device,
+    ) -> Result<Self> {
+        if tokenizer.piece_ids(text).is_empty() {
             return Err(VladaptError::Invalid(format!(
                 "--text: the expression {text:?} has no word pieces (empty)"
             )));
         }
-        let enc = self.tokenizer.encode(text, cfg.max_query_len);
+        let enc = tokenizer.encode(text, cfg.max_query_len);
         let canvas = cfg.image_size as u32;
         let p = prepare(img, canvas)?;
         let s = cfg.image_size;
         let batch = GroundingBatch {
-            images: Tensor::from_data(TensorData::new(p.pixels, [1, 3, s, s]), &self.device),
+            images: Tensor::from_data(TensorData::new(p.pixels, [1, 3, s, s]), device),
             pixel_mask: p.mask,
             ids: enc.ids.clone(),
             text_mask: enc.attention_mask.clone(),
         };
-        let out = to_vec_f32(&self.model.forward(&batch)?);
-        let b = [out[0], out[1], out[2], out[3]];
-        Ok(Prediction {
-            box_pixels: p.letterbox.box_from_canvas(b),
-            box_canvas: b,
+        Ok(Self {
+            batch,
             letterbox: p.letterbox,
             truncated: enc.truncated,
             pieces: enc.len_unpadded() - 2,
         })
+    }
+
+    /// The prediction from the model output `out` (the box of the batch of one, normalised
+    /// `(cx, cy, w, h)` on the canvas).
+    pub fn prediction(&self, out: &[f32]) -> Prediction {
+        let b = [out[0], out[1], out[2], out[3]];
+        Prediction {
+            box_pixels: self.letterbox.box_from_canvas(b),
+            box_canvas: b,
+            letterbox: self.letterbox,
+            truncated: self.truncated,
+            pieces: self.pieces,
+        }
     }
 }
 
