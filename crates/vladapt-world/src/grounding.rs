@@ -24,7 +24,7 @@ use crate::output::{create_dir, image_rng, write_png};
 use crate::render::{render_scene, PixelBox};
 use crate::scene::{sample_scene, validate_common, WorldOptions};
 use crate::style::Style;
-use crate::vocab::{Colour, Shape, SizeClass};
+use crate::vocab::{Colour, Relation, Shape, SizeClass};
 
 /// Domain constant mixed into the seed of grounding images.
 const GROUNDING_DOMAIN: u64 = 0x4752_4F55_4E44_494E; // "GROUNDIN"
@@ -261,64 +261,23 @@ impl Extreme {
     }
 }
 
-/// Spatial relation of a subject to a reference object: the centre offset's dominant axis and
-/// sign decide, strictly (`|dx| > |dy|` and `dx < 0` for "left of").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Relation {
-    /// "left of".
-    LeftOf,
-    /// "right of".
-    RightOf,
-    /// "above".
-    Above,
-    /// "below".
-    Below,
+/// How clearly `a` stands in relation `rel` to `b` (doubled pixels): positive = holds. Stricter
+/// than [`Relation::between`]: the centre offset's dominant axis and sign must both agree, with no
+/// tie (`|dx| > |dy|` and `dx < 0` for "left of").
+fn relation_score(rel: Relation, a: &GroundObject, b: &GroundObject) -> i64 {
+    let (ca, cb) = (a.centre2(), b.centre2());
+    let (dx, dy) = (ca[0] - cb[0], ca[1] - cb[1]);
+    match rel {
+        Relation::LeftOf => (-dx).min(dx.abs() - dy.abs()),
+        Relation::RightOf => dx.min(dx.abs() - dy.abs()),
+        Relation::Above => (-dy).min(dy.abs() - dx.abs()),
+        Relation::Below => dy.min(dy.abs() - dx.abs()),
+    }
 }
 
-impl Relation {
-    /// All four, in canonical order.
-    pub const ALL: [Relation; 4] = [
-        Relation::LeftOf,
-        Relation::RightOf,
-        Relation::Above,
-        Relation::Below,
-    ];
-
-    /// The phrase.
-    pub fn phrase(self) -> &'static str {
-        match self {
-            Relation::LeftOf => "left of",
-            Relation::RightOf => "right of",
-            Relation::Above => "above",
-            Relation::Below => "below",
-        }
-    }
-
-    /// How clearly `a` stands in this relation to `b` (doubled pixels): positive = holds.
-    fn score(self, a: &GroundObject, b: &GroundObject) -> i64 {
-        let (ca, cb) = (a.centre2(), b.centre2());
-        let (dx, dy) = (ca[0] - cb[0], ca[1] - cb[1]);
-        match self {
-            Relation::LeftOf => (-dx).min(dx.abs() - dy.abs()),
-            Relation::RightOf => dx.min(dx.abs() - dy.abs()),
-            Relation::Above => (-dy).min(dy.abs() - dx.abs()),
-            Relation::Below => dy.min(dy.abs() - dx.abs()),
-        }
-    }
-
-    /// Whether `a` is in this relation to `b`.
-    pub fn holds(self, a: &GroundObject, b: &GroundObject) -> bool {
-        self.score(a, b) > 0
-    }
-
-    /// The mirrored relation (left of ↔ right of).
-    pub fn mirrored(self) -> Self {
-        match self {
-            Relation::LeftOf => Relation::RightOf,
-            Relation::RightOf => Relation::LeftOf,
-            r => r,
-        }
-    }
+/// Whether `a` is in relation `rel` to `b` (strictly, see [`relation_score`]).
+pub fn relation_holds(rel: Relation, a: &GroundObject, b: &GroundObject) -> bool {
+    relation_score(rel, a, b) > 0
 }
 
 /// A referring expression in structured form.
@@ -390,7 +349,7 @@ impl Expression {
                 };
                 fits(sub)
                     .into_iter()
-                    .filter(|&k| rel.holds(&objects[k], &objects[*j]))
+                    .filter(|&k| relation_holds(*rel, &objects[k], &objects[*j]))
                     .collect()
             }
         }
@@ -448,14 +407,14 @@ pub fn candidate_expressions(
             continue;
         };
         for rel in Relation::ALL {
-            if rel.score(t, r) < margin {
+            if relation_score(rel, t, r) < margin {
                 continue;
             }
             for sub in Description::all_of(t) {
                 let clear = matching(&sub)
                     .into_iter()
                     .filter(|&k| k != i && k != j)
-                    .all(|k| rel.score(&objects[k], r) <= -margin);
+                    .all(|k| relation_score(rel, &objects[k], r) <= -margin);
                 if clear {
                     out.push(Expression::Relational(sub, rel, refd));
                 }
@@ -758,11 +717,15 @@ mod tests {
             SizeClass::Small,
             [40, 5, 50, 15],
         );
-        assert!(Relation::LeftOf.holds(&a, &b) && Relation::RightOf.holds(&b, &a));
-        assert!(!Relation::Above.holds(&a, &b) && !Relation::LeftOf.holds(&a, &a));
+        assert!(
+            relation_holds(Relation::LeftOf, &a, &b) && relation_holds(Relation::RightOf, &b, &a)
+        );
+        assert!(
+            !relation_holds(Relation::Above, &a, &b) && !relation_holds(Relation::LeftOf, &a, &a)
+        );
         // Exactly diagonal: neither axis dominates, no relation holds.
         let c = obj(Shape::Star, Colour::Red, SizeClass::Small, [40, 40, 50, 50]);
-        assert!(Relation::ALL.iter().all(|r| !r.holds(&a, &c)));
+        assert!(Relation::ALL.iter().all(|&r| !relation_holds(r, &a, &c)));
     }
 
     #[test]

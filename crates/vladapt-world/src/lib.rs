@@ -33,8 +33,8 @@ pub use background::{Background, BackgroundKind, Pattern};
 pub use captions::{article, describe, Language, ObjectFacts};
 pub use error::WorldError;
 pub use grounding::{
-    candidate_expressions, generate_grounding, Description, Expression, Extreme, GroundObject,
-    GroundingLine, GroundingOptions, GroundingScene, GroundingSummary, Relation as GroundRelation,
+    candidate_expressions, generate_grounding, relation_holds, Description, Expression, Extreme,
+    GroundObject, GroundingLine, GroundingOptions, GroundingScene, GroundingSummary,
 };
 pub use pretrain::{generate_pretrain, PretrainSummary};
 pub use records::{ImageRecord, ObjectRecord};

@@ -244,6 +244,16 @@ impl Relation {
         }
     }
 
+    /// The relation seen in a horizontally flipped image (left of ↔ right of; above and below
+    /// unchanged).
+    pub fn mirrored(self) -> Relation {
+        match self {
+            Relation::LeftOf => Relation::RightOf,
+            Relation::RightOf => Relation::LeftOf,
+            r => r,
+        }
+    }
+
     /// The converse relation (left of ↔ right of, above ↔ below).
     pub fn inverse(self) -> Relation {
         match self {

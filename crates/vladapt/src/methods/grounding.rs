@@ -259,6 +259,26 @@ impl GroundingMethod {
     /// records MMCA's coefficients and deltas.
     pub fn forward_full(&self, batch: &GroundingBatch, trace: bool) -> Result<GroundingOutput> {
         let model = self.model()?;
+        let (text, visual, text_condition, trace) = self.encode(&model, batch, trace)?;
+        let boxes = model.fuse(text, &batch.text_mask, &visual)?;
+        Ok(GroundingOutput {
+            boxes,
+            visual,
+            text_condition,
+            trace,
+        })
+    }
+
+    /// Text features `[B, L, d]` then the visual branch with the method's hook (§2.1: MMCA
+    /// conditions the visual branch on the text, so the text runs first); everything before
+    /// fusion.
+    #[allow(clippy::type_complexity)]
+    fn encode(
+        &self,
+        model: &TransVg,
+        batch: &GroundingBatch,
+        trace: bool,
+    ) -> Result<(Tensor<3>, VisualTokens, Option<Tensor<2>>, MmcaTrace)> {
         let [b, _, h, w] = batch.images.dims();
         if batch.pixel_mask.len() != b * h * w || batch.ids.len() != batch.text_mask.len() {
             return Err(VladaptError::Invalid(format!(
@@ -270,30 +290,17 @@ impl GroundingMethod {
             )));
         }
         let device = batch.images.device();
-        // Text first (§2.1): MMCA conditions the visual branch on it.
         let text = model.encode_text(&batch.ids, &batch.text_mask, b, &device)?;
         match self.adapters()? {
             None => {
                 let visual = model.encode_visual(batch.images.clone(), &batch.pixel_mask, &NoHook);
-                let boxes = model.fuse(text, &batch.text_mask, &visual)?;
-                Ok(GroundingOutput {
-                    boxes,
-                    visual,
-                    text_condition: None,
-                    trace: MmcaTrace::default(),
-                })
+                Ok((text, visual, None, MmcaTrace::default()))
             }
             Some(adapters) => {
                 let t = mmca::text_condition(text.clone(), &batch.text_mask);
                 let hook = MmcaHook::new(&adapters, t.clone(), &batch.pixel_mask, (h, w), trace)?;
                 let visual = model.encode_visual(batch.images.clone(), &batch.pixel_mask, &hook);
-                let boxes = model.fuse(text, &batch.text_mask, &visual)?;
-                Ok(GroundingOutput {
-                    boxes,
-                    visual,
-                    text_condition: Some(t),
-                    trace: hook.into_trace(),
-                })
+                Ok((text, visual, Some(t), hook.into_trace()))
             }
         }
     }
@@ -306,7 +313,7 @@ impl GroundingMethod {
     /// The visual-encoder output (DETR memory `[B, h·w, d]` before `visu_proj`) under this
     /// method's hook — text-dependent for MMCA, not for TransVG.
     pub fn visual_tokens(&self, batch: &GroundingBatch) -> Result<VisualTokens> {
-        Ok(self.forward_full(batch, false)?.visual)
+        Ok(self.encode(&self.model()?, batch, false)?.1)
     }
 }
 
