@@ -31,6 +31,11 @@ if ! have_torch; then
   if [ ! -x "$VENV/bin/python" ]; then
     echo "libtorch: creating the virtual environment $VENV" >&2
     mkdir -p "$(dirname "$VENV")"
+    if ! "$PYTHON_BIN" -m venv --help >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+      echo "libtorch: $PYTHON_BIN has no venv module; installing Debian's python3-venv" >&2
+      apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
+      PYTHON_BIN=/usr/bin/python3
+    fi
     "$PYTHON_BIN" -m venv "$VENV" >&2
   fi
   echo "libtorch: installing torch==$TORCH_VERSION into $VENV (several GB; a few minutes)" >&2
