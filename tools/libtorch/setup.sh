@@ -8,18 +8,20 @@
 # burn-tch 0.22.1 pins tch / torch-sys 0.22.0, whose build script accepts PyTorch 2.9.0 only
 # (torch-sys 0.22.0 build.rs: TORCH_VERSION = "2.9.0"). This script creates a Python virtual
 # environment at VENV_DIR (default: $VLADAPT_TCH_VENV, else ~/.cache/vladapt/venv-tch) with pip's
-# `torch==2.9.0` (the Linux x86_64 wheel on PyPI is the CUDA 12.8 build, about 900 MB, plus the
-# nvidia-* runtime wheels, about 3 GB more; together about 6.7 GB on disk) and prints:
+# `torch==2.9.0` (the Linux x86_64 wheel on PyPI is the CUDA 12.8 build, a 900 MB download, and
+# pulls the nvidia-* runtime wheels: about 6.7 GB installed) and prints:
 #   VIRTUAL_ENV, PATH          so that torch-sys's build script runs this venv's `python`
 #   LIBTORCH_USE_PYTORCH=1     torch-sys asks that python for include/lib dirs and the C++ ABI
 #   LD_LIBRARY_PATH            torch/lib, where the binaries find libtorch*.so at run time
-# Idempotent: an existing venv that already has torch 2.9.0 is reused without network access.
+# The venv is made with $VLADAPT_TCH_PYTHON (default python3; Debian's python3-venv is installed
+# when that python lacks the venv module). Idempotent: an existing venv that already has
+# torch 2.9.0 is reused without network access.
 # Progress goes to stderr; only the export lines go to stdout.
 set -euo pipefail
 
 TORCH_VERSION=2.9.0
 VENV="${1:-${VLADAPT_TCH_VENV:-$HOME/.cache/vladapt/venv-tch}}"
-PYTHON_BIN="${PYTHON:-python3}"
+PYTHON_BIN="${VLADAPT_TCH_PYTHON:-python3}"
 
 have_torch() {
   [ -x "$VENV/bin/python" ] &&
