@@ -60,9 +60,9 @@ def main(argv=None):
         "max_query_len": a.max_query_len,
         "image_size": a.image_size,
     }
-    ref.bert_config = lambda vocab: __import__("transformers").BertConfig(  # bert-base sizes
+    ref.bert_config = lambda vocab, max_position=512: __import__("transformers").BertConfig(  # bert-base sizes
         vocab_size=vocab, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-        intermediate_size=3072, max_position_embeddings=512, type_vocab_size=2,
+        intermediate_size=3072, max_position_embeddings=max_position, type_vocab_size=2,
         hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
     model = ref.TransVG(cfg).eval()
     b, s, l = a.batch, a.image_size, a.max_query_len
