@@ -46,8 +46,8 @@ pub struct TrainConfig {
     /// method, each running forward and backward on its own thread, and combine their
     /// gradients with [`DataParallel::grads`](super::data_parallel::DataParallel::grads) (the
     /// weighted mean, equal to the full-batch gradient up to summation order) before the one
-    /// optimiser step. The replicas live on the pipeline's device (the frozen CLIP is not
-    /// copied to other devices yet). `1` (the default) is the single-replica path, unchanged;
+    /// optimiser step. These replicas share the pipeline's device; `devices` puts one replica on
+    /// each of several devices. `1` (the default) is the single-replica path, unchanged;
     /// configurations saved before this field existed read as `1`.
     pub data_parallel: usize,
     /// Data parallelism over these devices, one replica each (`["cpu", "ndarray"]`,
