@@ -98,6 +98,17 @@ pub enum VladaptError {
     /// Invalid argument or input data (names the argument).
     #[error("{0}")]
     Invalid(String),
+    /// A device list (`train.devices`, `--devices`) names a device that is unknown, not
+    /// compiled in, or listed twice.
+    #[error("{field}: device `{name}`: {reason}")]
+    Device {
+        /// The configuration key or command-line flag.
+        field: String,
+        /// The device name as written.
+        name: String,
+        /// What is wrong, with the accepted names.
+        reason: String,
+    },
 }
 
 impl VladaptError {

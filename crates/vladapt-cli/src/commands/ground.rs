@@ -30,6 +30,9 @@ enum GroundCmd {
     /// One forward/backward (TransVG or MMCA) on given images, expressions and boxes, written
     /// to safetensors: boxes, L1/GIoU/total loss, every gradient, the visual-encoder output.
     InspectStep(super::ground_inspect::InspectStepArgs),
+    /// Merge the result files of `ground eval --shard i/N` into the single-process table and
+    /// JSON (checks every shard is there once, with the same model, splits and batch size).
+    EvalMerge(super::ground_shard::MergeArgs),
 }
 
 #[derive(Args)]
@@ -76,6 +79,7 @@ pub fn run(a: GroundArgs) -> Result<()> {
         GroundCmd::Train(t) => super::ground_train::train(t),
         GroundCmd::Eval(e) => super::ground_train::eval(e),
         GroundCmd::InspectStep(i) => super::ground_inspect::run(i),
+        GroundCmd::EvalMerge(m) => super::ground_shard::merge(m),
     }
 }
 

@@ -11,7 +11,7 @@ use vladapt::train::grounding::{
 };
 use vladapt::train::grounding_config::{GroundingRunConfig, RECIPES};
 use vladapt::train::grounding_eval::{
-    markdown_table, predict_boxes, prediction_sheet, score, SplitMetrics,
+    predict_boxes, prediction_sheet, sample_ious, score, SplitMetrics,
 };
 use vladapt::train::TrainOptions;
 use vladapt_data::grounding::GroundingSample;
@@ -360,6 +360,17 @@ pub struct EvalArgs {
     /// Device: cpu (Flex), tch, tch-cuda, cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Evaluate only shard `i/N` (0-based) of every split, in whole batches of --batch; write
+    /// its partial result with --out and merge the shards with `vladapt ground eval-merge`.
+    #[arg(long, requires = "out", conflicts_with = "shards")]
+    shard: Option<String>,
+    /// Number of shards, the index taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+    /// SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN (Slurm array).
+    #[arg(long, requires = "out")]
+    shards: Option<usize>,
+    /// The shard's result file (with --shard / --shards), written atomically.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 /// Run `vladapt ground eval`.
@@ -374,7 +385,15 @@ pub fn eval(a: EvalArgs) -> Result<()> {
                 .with_context(|| format!("--split {s}: expected LABEL=PATH"))
         })
         .collect::<Result<_>>()?;
-    let results = evaluate_dir(&a.model, &splits, &a.source, &device, a.batch)?;
+    let shard = super::ground_shard::resolve_shard(a.shard.as_deref(), a.shards)?;
+    if shard.is_some() && (a.table.is_some() || a.json.is_some()) {
+        bail!("--table/--json: a shard writes its partial result with --out; `vladapt ground eval-merge` writes the table and JSON of all shards");
+    }
+    if shard.is_none() && a.out.is_some() {
+        bail!(
+            "--out is the result file of a shard: give --shard i/N or --shards N (or use --json)"
+        );
+    }
     let name = match &a.name {
         Some(n) => n.clone(),
         None => serde_json::to_value(vladapt::train::grounding::read_method(&a.model)?)?
@@ -383,24 +402,100 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             .unwrap_or("model")
             .to_string(),
     };
+    if let (Some(shard), Some(out)) = (shard, &a.out) {
+        return eval_shard(&a, &splits, &name, shard, out, &device);
+    }
+    let results = evaluate_dir(&a.model, &splits, &a.source, &device, a.batch)?;
     let metrics: Vec<SplitMetrics> = results.iter().map(|(_, m)| m.clone()).collect();
-    for m in &metrics {
-        eprintln!(
-            "{}: Acc@0.5 {:.2}%  mIoU {:.2}%  ({} expressions)",
-            m.split, m.acc_at_05, m.miou, m.n
-        );
-    }
-    let table = markdown_table(&[(name.clone(), metrics.clone())]);
-    println!("{table}");
-    if let Some(p) = &a.table {
-        vladapt::tensor_io::write_atomic(p, table.as_bytes())?;
-    }
-    if let Some(p) = &a.json {
-        let v = serde_json::json!({"model": a.model, "name": name, "splits": metrics});
-        vladapt::tensor_io::write_atomic(p, serde_json::to_string_pretty(&v)?.as_bytes())?;
-    }
+    super::ground_shard::report(
+        &a.model,
+        &name,
+        &metrics,
+        a.table.as_deref(),
+        a.json.as_deref(),
+    )?;
     if let Some(p) = &a.sheet {
         let ((data, pred), _) = &results[0];
+        prediction_sheet(p, data, pred, a.sheet_size)?;
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(())
+}
+
+/// `ground eval --shard`: this shard's rows of every split, their IoUs written to `out`.
+fn eval_shard(
+    a: &EvalArgs,
+    splits: &[(String, PathBuf)],
+    name: &str,
+    shard: vladapt_table::Shard,
+    out: &Path,
+    device: &vladapt::tensor::Device,
+) -> Result<()> {
+    use super::ground_shard::{
+        model_fingerprint, samples_fingerprint, shard_rows, write_shard, Fingerprint, ShardResult,
+        ShardSplit, SplitFingerprint, SHARD_KIND,
+    };
+    let t =
+        load_trained(&a.model, device).with_context(|| format!("--model {}", a.model.display()))?;
+    let mut fp = Fingerprint {
+        model: a.model.clone(),
+        model_sha256: model_fingerprint(&a.model)?,
+        name: name.to_string(),
+        batch: a.batch.max(1),
+        splits: Vec::new(),
+    };
+    let mut parts = Vec::new();
+    let mut first: Option<(EncodedSet, Vec<[f32; 4]>)> = None;
+    for (label, path) in splits {
+        let samples = load_split(path, &a.source).with_context(|| format!("split {label}"))?;
+        if samples.is_empty() {
+            bail!("split {label} ({}): no expressions", path.display());
+        }
+        fp.splits.push(SplitFingerprint {
+            label: label.clone(),
+            total: samples.len(),
+            samples_sha256: samples_fingerprint(&samples),
+        });
+        let rows = shard_rows(samples.len(), fp.batch, shard)?;
+        eprintln!(
+            "shard {shard}: split {label} rows {rows:?} of {}",
+            samples.len()
+        );
+        let mut bits = Vec::new();
+        if !rows.is_empty() {
+            let data = EncodedSet::new(
+                samples[rows.clone()].to_vec(),
+                &t.method.model_config,
+                &t.tokenizer,
+            )
+            .with_context(|| format!("split {label} ({})", path.display()))?;
+            let pred = predict_boxes(&t.method, &data, fp.batch, device, true)?;
+            bits = sample_ious(label, &pred, &data)?
+                .into_iter()
+                .map(f32::to_bits)
+                .collect();
+            if first.is_none() {
+                first = Some((data, pred));
+            }
+        }
+        parts.push(ShardSplit {
+            label: label.clone(),
+            start: rows.start,
+            end: rows.end,
+            iou_bits: bits,
+        });
+    }
+    write_shard(
+        out,
+        &ShardResult {
+            kind: SHARD_KIND.to_string(),
+            shard: shard.to_string(),
+            fingerprint: fp,
+            splits: parts,
+        },
+    )?;
+    eprintln!("wrote {}", out.display());
+    if let (Some(p), Some((data, pred))) = (&a.sheet, &first) {
         prediction_sheet(p, data, pred, a.sheet_size)?;
         eprintln!("wrote {}", p.display());
     }

@@ -12,6 +12,7 @@ pub mod embed;
 pub mod embed_dataset;
 pub mod ground;
 pub mod ground_inspect;
+pub mod ground_shard;
 pub mod ground_train;
 pub mod pretrain;
 pub mod progress_bars;

@@ -44,6 +44,10 @@ pub struct TrainOpts {
     /// Device: cpu (Flex), tch, tch-cuda, cuda.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Data-parallel training over these devices, one replica each (`cuda:0,cuda:1`,
+    /// `cpu,ndarray` where built with the `ndarray` feature): sets `train.devices`.
+    #[arg(long, value_delimiter = ',')]
+    pub devices: Vec<String>,
 }
 
 /// Arguments of `vladapt train`.
@@ -118,6 +122,12 @@ pub fn resolve_config(
     cfg.shots = opts.shots;
     cfg.seed = seed;
     cfg.apply_overrides(&opts.sets)?;
+    if !opts.devices.is_empty() {
+        vladapt::device::parse_devices("--devices", &opts.devices)?;
+        cfg.train.devices = opts.devices.clone();
+        cfg.validate()
+            .map_err(|m| anyhow::anyhow!("--devices: {m}"))?;
+    }
     Ok(cfg)
 }
 

@@ -215,6 +215,25 @@ impl GroundingMethod {
         &mut self.params
     }
 
+    /// A copy with every tensor — frozen and trainable (without autodiff) — on `device`: a
+    /// data-parallel replica.
+    pub fn to_device(&self, device: &Device) -> Self {
+        let mut params = self.params.clone();
+        for e in params.entries_mut() {
+            e.value = e.value.clone().without_autodiff().to_device(device);
+        }
+        Self {
+            model_config: self.model_config.clone(),
+            method: self.method.clone(),
+            frozen: self
+                .frozen
+                .iter()
+                .map(|(n, s, t)| (n.clone(), s.clone(), t.clone().to_device(device)))
+                .collect(),
+            params,
+        }
+    }
+
     /// Frozen tensors (official names, flat).
     pub fn frozen(&self) -> &[FlatTensor] {
         &self.frozen

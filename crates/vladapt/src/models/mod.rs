@@ -2,3 +2,6 @@
 pub mod clip;
 pub mod grounding;
 pub mod keymap;
+pub mod to_device;
+
+pub use to_device::ToDevice;

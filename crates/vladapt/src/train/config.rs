@@ -46,10 +46,17 @@ pub struct TrainConfig {
     /// method, each running forward and backward on its own thread, and combine their
     /// gradients with [`DataParallel::grads`](super::data_parallel::DataParallel::grads) (the
     /// weighted mean, equal to the full-batch gradient up to summation order) before the one
-    /// optimiser step. The replicas live on the pipeline's device (the frozen CLIP is not
-    /// copied to other devices yet). `1` (the default) is the single-replica path, unchanged;
+    /// optimiser step. These replicas share the pipeline's device; `devices` puts one replica on
+    /// each of several devices. `1` (the default) is the single-replica path, unchanged;
     /// configurations saved before this field existed read as `1`.
     pub data_parallel: usize,
+    /// Data parallelism over these devices, one replica each (`["cpu", "ndarray"]`,
+    /// `["cuda:0", "cuda:1"]`; names as `--device`): the frozen towers are copied to every
+    /// device ([`ToDevice`](crate::models::ToDevice)), each replica computes its slice there
+    /// and the gradients are gathered to the first device (all-reduced with burn's collective
+    /// when all are CUDA devices). Empty (the default): `data_parallel` replicas on the
+    /// pipeline's device. Checked when the configuration is read (`VladaptError::Device`).
+    pub devices: Vec<String>,
 }
 
 impl Default for TrainConfig {
@@ -63,6 +70,27 @@ impl Default for TrainConfig {
             eval_batch_size: 100,
             precision: "fp32".into(),
             data_parallel: 1,
+            devices: Vec::new(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Every name of `train.devices` is a device this binary can run on, none twice
+    /// ([`parse_devices`](crate::device::parse_devices)); an error names the key and device.
+    pub fn check_devices(&self) -> Result<()> {
+        if !self.devices.is_empty() {
+            crate::device::parse_devices("train.devices", &self.devices)?;
+        }
+        Ok(())
+    }
+
+    /// Number of data-parallel replicas: one per `devices` entry, else `data_parallel`.
+    pub fn replicas(&self) -> usize {
+        if self.devices.is_empty() {
+            self.data_parallel
+        } else {
+            self.devices.len()
         }
     }
 }
@@ -166,7 +194,8 @@ impl RunConfig {
         *self =
             serde_json::from_value(v).map_err(|e| VladaptError::Invalid(format!("--set: {e}")))?;
         self.validate()
-            .map_err(|m| VladaptError::Invalid(format!("--set: {m}")))
+            .map_err(|m| VladaptError::Invalid(format!("--set: {m}")))?;
+        self.train.check_devices()
     }
 
     /// Values that parse but make no sense, with the valid range: `Err(message)`.
@@ -179,6 +208,13 @@ impl RunConfig {
         }
         range("train.batch_size", self.train.batch_size, 1, 1 << 20)?;
         range("train.data_parallel", self.train.data_parallel, 1, 64)?;
+        let nd = self.train.devices.len();
+        if nd > 0 && self.train.data_parallel != 1 && self.train.data_parallel != nd {
+            return Err(format!(
+                "train.data_parallel = {} disagrees with the {nd} devices of train.devices (one replica per device)",
+                self.train.data_parallel
+            ));
+        }
         range(
             "train.eval_batch_size",
             self.train.eval_batch_size,
@@ -208,6 +244,7 @@ impl RunConfig {
             toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         };
         cfg.validate().map_err(|m| VladaptError::config(path, m))?;
+        cfg.train.check_devices()?;
         Ok(cfg)
     }
 

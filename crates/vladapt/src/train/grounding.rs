@@ -284,6 +284,8 @@ struct GroundingTask<'a> {
     device: Device,
     /// Train-time augmentation (with the tokenizer for the transformed expression).
     augment: Option<(GroundingAugment, &'a WordPiece)>,
+    /// Data parallelism (`train.data_parallel > 1` or `train.devices`).
+    replicas: Option<super::grounding_parallel::GroundingReplicas>,
 }
 
 impl TrainTask for GroundingTask<'_> {
@@ -317,6 +319,16 @@ impl TrainTask for GroundingTask<'_> {
             }
             None => self.data.batch(idx, &self.device),
         };
+        if let Some(reps) = &self.replicas {
+            return super::grounding_parallel::step_parallel(
+                reps,
+                self.method,
+                &batch,
+                target,
+                opt,
+                lr,
+            );
+        }
         let target_host = to_vec_f32(&target);
         self.method.params_mut().track();
         let pred = match self.method.forward(&batch) {
@@ -734,6 +746,34 @@ pub fn train_grounding(
         .iter()
         .map(|p| ParamGroup::of(&p.name))
         .collect();
+    // Data parallelism: replicas on `train.devices` (a copy of every tensor on each), or
+    // `data_parallel` replicas on the training device (gathered, as a collective needs
+    // distinct devices).
+    let replicas = if cfg.train.replicas() > 1 {
+        use super::data_parallel::{DataParallel, Reduction};
+        let dp = if cfg.train.devices.is_empty() {
+            DataParallel::with_reduction(
+                vec![device.clone(); cfg.train.data_parallel],
+                Reduction::Gather,
+            )?
+        } else {
+            DataParallel::new(crate::device::parse_devices(
+                "train.devices",
+                &cfg.train.devices,
+            )?)?
+        };
+        log.info(format!(
+            "data parallel: {} replicas on {:?} ({:?} reduction)",
+            dp.devices().len(),
+            dp.devices(),
+            dp.reduction()
+        ));
+        Some(super::grounding_parallel::GroundingReplicas::new(
+            dp, &method,
+        ))
+    } else {
+        None
+    };
     let mut task = GroundingTask {
         method: &mut method,
         data: train,
@@ -747,6 +787,7 @@ pub fn train_grounding(
                 &start.tokenizer,
             )
         }),
+        replicas,
     };
     let spec = LoopSpec {
         config: cfg,

@@ -59,6 +59,21 @@ pub struct GroundingRecipe {
     pub augment: bool,
     /// Evaluation batch size.
     pub eval_batch_size: usize,
+    /// Data parallelism (issue #14): split every step's batch over this many replicas on the
+    /// training device, gradients combined by
+    /// [`DataParallel`](super::data_parallel::DataParallel) before the one optimiser step.
+    /// `1` (the default; also for configurations saved before this field) is the plain path.
+    #[serde(default = "one")]
+    pub data_parallel: usize,
+    /// Data parallelism over these devices, one replica each (`["cuda:0", "cuda:1"]`,
+    /// `["cpu", "ndarray"]`): every replica holds a copy of the model's tensors on its device.
+    /// Empty (the default): `data_parallel` replicas on the training device.
+    #[serde(default)]
+    pub devices: Vec<String>,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl GroundingRecipe {
@@ -67,6 +82,24 @@ impl GroundingRecipe {
     pub fn lr(&self, group: ParamGroup, epoch: usize) -> f64 {
         let drops = epoch / self.lr_drop.max(1);
         self.lr.of(group) * self.gamma.powi(drops as i32)
+    }
+
+    /// Number of data-parallel replicas: one per `devices` entry, else `data_parallel`.
+    pub fn replicas(&self) -> usize {
+        if self.devices.is_empty() {
+            self.data_parallel
+        } else {
+            self.devices.len()
+        }
+    }
+
+    /// Every name of `train.devices` is a device this binary can run on, none twice; an error
+    /// names the key and the device (`VladaptError::Device`).
+    pub fn check_devices(&self) -> Result<()> {
+        if !self.devices.is_empty() {
+            crate::device::parse_devices("train.devices", &self.devices)?;
+        }
+        Ok(())
     }
 
     /// The optimiser: AdamW with PyTorch's default β and ε.
@@ -127,6 +160,8 @@ impl GroundingRunConfig {
             grad_clip: is_mmca(&method).then_some(0.1),
             augment: true,
             eval_batch_size: 64,
+            data_parallel: 1,
+            devices: Vec::new(),
         };
         let train = match recipe {
             "refcoco" | "refcocog" | "referit" => official(90, 60),
@@ -175,6 +210,14 @@ impl GroundingRunConfig {
         urange("train.eval_batch_size", t.eval_batch_size, 1, 1 << 20)?;
         urange("train.epochs", t.epochs, 1, 1_000_000)?;
         urange("train.lr_drop", t.lr_drop, 1, 1_000_000)?;
+        urange("train.data_parallel", t.data_parallel, 1, 64)?;
+        let nd = t.devices.len();
+        if nd > 0 && t.data_parallel != 1 && t.data_parallel != nd {
+            return Err(format!(
+                "train.data_parallel = {} disagrees with the {nd} devices of train.devices (one replica per device)",
+                t.data_parallel
+            ));
+        }
         for (key, v) in [
             ("train.lr.rest", t.lr.rest),
             ("train.lr.visu_cnn", t.lr.visu_cnn),
@@ -239,6 +282,7 @@ impl GroundingRunConfig {
             serde_json::from_value(v).map_err(|e| VladaptError::Invalid(format!("--set: {e}")))?;
         new.validate()
             .map_err(|m| VladaptError::Invalid(format!("--set: {m}")))?;
+        new.train.check_devices()?;
         *self = new;
         Ok(())
     }
@@ -252,6 +296,7 @@ impl GroundingRunConfig {
             toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         };
         cfg.validate().map_err(|m| VladaptError::config(path, m))?;
+        cfg.train.check_devices()?;
         Ok(cfg)
     }
 }

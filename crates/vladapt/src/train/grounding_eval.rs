@@ -50,8 +50,16 @@ pub fn predict_boxes(
     Ok(out)
 }
 
-/// Acc@0.5 and mean IoU of `pred` against the targets of `data`.
+/// Acc@0.5 and mean IoU of `pred` against the targets of `data`
+/// ([`metrics_from_ious`] of [`sample_ious`]).
 pub fn score(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<SplitMetrics> {
+    metrics_from_ious(split, &sample_ious(split, pred, data)?)
+}
+
+/// The IoU of every prediction with its target (the prediction clamped to the canvas, as
+/// TransVG's metric), in sample order. A sharded evaluation stores these so that merging sums
+/// them in the single-process order.
+pub fn sample_ious(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<Vec<f32>> {
     if pred.len() != data.len() {
         return Err(VladaptError::Invalid(format!(
             "{split}: {} predictions for {} expressions",
@@ -59,13 +67,26 @@ pub fn score(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<SplitM
             data.len()
         )));
     }
-    if pred.is_empty() {
+    Ok(pred
+        .iter()
+        .enumerate()
+        .map(|(i, p)| score_boxes(p, &data.target(i)).1 as f32)
+        .collect())
+}
+
+/// Acc@0.5 (IoU ≥ 0.5) and mean IoU, in percent, of per-sample IoUs: `hits / n` and
+/// `Σᵢ iouᵢ / n` with the sum taken in f64 in the given order (the order of
+/// [`score_boxes`], so the same IoUs give the same bits).
+pub fn metrics_from_ious(split: &str, ious: &[f32]) -> Result<SplitMetrics> {
+    if ious.is_empty() {
         return Err(VladaptError::Invalid(format!("{split}: no expressions")));
     }
-    let p: Vec<f32> = pred.iter().flatten().copied().collect();
-    let t: Vec<f32> = (0..data.len()).flat_map(|i| data.target(i)).collect();
-    let (hits, sum) = score_boxes(&p, &t);
-    let n = pred.len();
+    let (mut hits, mut sum) = (0usize, 0f64);
+    for &v in ious {
+        hits += usize::from(v >= 0.5);
+        sum += v as f64;
+    }
+    let n = ious.len();
     Ok(SplitMetrics {
         split: split.to_string(),
         n,
@@ -232,6 +253,21 @@ mod tests {
             acc_at_05: acc,
             miou: 0.0,
         }
+    }
+
+    #[test]
+    fn metrics_from_ious_counts_hits_at_one_half_and_averages() {
+        // Hand-computed: hits are IoU ≥ 0.5 (0.5 and 1.0, not the f32 just below 0.5);
+        // mIoU = (0.5 + 0.25 + 1 + 0.49999997) / 4.
+        let below = f32::from_bits(0.5f32.to_bits() - 1);
+        let m = metrics_from_ious("val", &[0.5, 0.25, 1.0, below]).unwrap();
+        assert_eq!((m.n, m.acc_at_05), (4, 50.0));
+        let want = 100.0 * (0.5 + 0.25 + 1.0 + below as f64) / 4.0;
+        assert!((m.miou - want).abs() < 1e-12, "{} vs {want}", m.miou);
+        assert!(metrics_from_ious("val", &[])
+            .unwrap_err()
+            .to_string()
+            .contains("val: no expressions"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod grounding;
 pub mod grounding_config;
 pub mod grounding_eval;
 pub mod grounding_loss;
+pub mod grounding_parallel;
 pub mod inspect;
 pub mod loss;
 pub mod optim;

@@ -12,7 +12,8 @@ pub use super::task::TrainOptions;
 use super::task::{apply_gradients, run_epochs, EpochLr, LoopSpec, StepStats, TrainTask};
 use crate::methods::{build, AdaptMethod, ClassSet, Params};
 use crate::models::clip::pipeline::rows;
-use crate::models::clip::{l2_normalize, ClipPipeline, NoHook};
+use crate::models::clip::{l2_normalize, ClipModel, ClipPipeline, NoHook};
+use crate::models::ToDevice;
 use crate::tensor_io::to_vec_f32;
 use crate::{Result, VladaptError};
 use burn::tensor::{Tensor, TensorData};
@@ -151,26 +152,30 @@ pub fn train(
         let line = method.fit_features((&tx, &ty), (&vx, &vy), data.classnames.len())?;
         log.info(line);
     } else if trains {
-        // Data parallelism: `data_parallel` replicas of the method (same classes; their
-        // parameters are overwritten by the master's at every step), on the pipeline's device.
-        let replicas = if cfg.train.data_parallel > 1 {
-            log.info(format!(
-                "data parallel: {} replicas on {:?}",
-                cfg.train.data_parallel, pipe.device
-            ));
-            let mut rs = Vec::with_capacity(cfg.train.data_parallel);
-            for _ in 0..cfg.train.data_parallel {
-                let mut m = build(&cfg.method, clip, &pipe.tokenizer, &pipe.device)?;
-                m.set_classes(&classes)?;
-                rs.push(Mutex::new(m));
-            }
-            Some((
+        // Data parallelism: one replica per device of `train.devices` (the frozen CLIP copied
+        // there, the method built and its class buffers computed there), or `data_parallel`
+        // replicas on the pipeline's device. The replicas' parameters are overwritten by the
+        // master's at every step.
+        let replicas = if cfg.train.replicas() > 1 {
+            // Replicas sharing one device gather (a collective needs distinct devices).
+            let dp = if cfg.train.devices.is_empty() {
                 DataParallel::with_reduction(
                     vec![pipe.device.clone(); cfg.train.data_parallel],
                     Reduction::Gather,
-                )?,
-                rs,
-            ))
+                )?
+            } else {
+                DataParallel::new(crate::device::parse_devices(
+                    "train.devices",
+                    &cfg.train.devices,
+                )?)?
+            };
+            log.info(format!(
+                "data parallel: {} replicas on {:?} ({:?} reduction)",
+                dp.devices().len(),
+                dp.devices(),
+                dp.reduction()
+            ));
+            Some((dp.clone(), build_replicas(&dp, pipe, cfg, data)?))
         } else {
             None
         };
@@ -231,8 +236,47 @@ struct ClassificationTask<'a> {
     replicas: Option<(DataParallel, Replicas)>,
 }
 
-/// One method per data-parallel replica, each used by one device thread at a time.
-type Replicas = Vec<Mutex<Box<dyn AdaptMethod>>>;
+/// One data-parallel replica: the frozen CLIP on its device (`None`: the pipeline's own, when
+/// the replica shares its device) and a method whose class buffers live there.
+pub struct Replica {
+    /// The frozen CLIP copied to the replica's device.
+    pub clip: Option<ClipModel>,
+    /// The method, used by one device thread at a time.
+    pub method: Mutex<Box<dyn AdaptMethod>>,
+}
+
+/// One replica per device.
+type Replicas = Vec<Replica>;
+
+/// Build one replica per device of `dp`: the frozen CLIP moved there
+/// ([`ToDevice`](crate::models::ToDevice)) unless it is the pipeline's device, and the method
+/// built and given its classes there (its buffers — prompt token embeddings, frozen text
+/// features — are computed on that device).
+pub fn build_replicas(
+    dp: &DataParallel,
+    pipe: &ClipPipeline,
+    cfg: &RunConfig,
+    data: &TrainData<'_>,
+) -> Result<Vec<Replica>> {
+    dp.devices()
+        .iter()
+        .map(|dev| {
+            let clip = (*dev != pipe.device).then(|| pipe.model.to_device(dev));
+            let c = clip.as_ref().unwrap_or(&pipe.model);
+            let mut m = build(&cfg.method, c, &pipe.tokenizer, dev)?;
+            m.set_classes(&ClassSet {
+                clip: c,
+                tokenizer: &pipe.tokenizer,
+                classnames: data.classnames,
+                template: data.template,
+            })?;
+            Ok(Replica {
+                clip,
+                method: Mutex::new(m),
+            })
+        })
+        .collect()
+}
 
 impl ClassificationTask<'_> {
     fn pixels(&self, idx: &[usize], view: u64) -> Result<Tensor<4>> {
@@ -315,8 +359,8 @@ impl TrainTask for ClassificationTask<'_> {
         };
         let out = match &self.replicas {
             None => train_step_lrs(self.pipe, self.method, opt, input, &y, &lr.per_param)?,
-            Some((dp, methods)) => {
-                train_step_parallel(self.pipe, dp, methods, self.method, opt, input, &y, lr)?
+            Some((dp, replicas)) => {
+                train_step_parallel(self.pipe, dp, replicas, self.method, opt, input, &y, lr)?
             }
         };
         let hits = if out.loss.is_finite() {
@@ -420,24 +464,28 @@ fn train_step_lrs(
 fn train_step_parallel(
     pipe: &ClipPipeline,
     dp: &DataParallel,
-    methods: &[Mutex<Box<dyn AdaptMethod>>],
+    replicas: &[Replica],
     master: &mut dyn AdaptMethod,
     opt: &mut Optimizer,
     input: StepInput,
     labels: &[usize],
     lr: &EpochLr,
 ) -> Result<StepOutput> {
-    let clip = &pipe.model;
     let n = labels.len();
-    let logits_parts: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); methods.len()]);
+    let logits_parts: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); replicas.len()]);
     let poisoned = || VladaptError::Invalid("data parallel: a replica's lock is poisoned".into());
-    let (loss, grads) = dp.grads(master.params(), n, |k, rows, p, _dev| {
-        let mut m = methods[k].lock().map_err(|_| poisoned())?;
+    let (loss, grads) = dp.grads(master.params(), n, |k, rows, p, dev| {
+        let clip = replicas[k].clip.as_ref().unwrap_or(&pipe.model);
+        let mut m = replicas[k].method.lock().map_err(|_| poisoned())?;
         *m.params_mut() = p.clone();
         let (start, len) = (rows.start, rows.len());
+        // The batch was drawn (and augmented) once on the master's device; each replica
+        // takes its rows to its own device.
         let feats = match &input {
-            StepInput::Features(f) => f.clone().narrow(0, start, len),
-            StepInput::Pixels(px) => m.image_features(clip, px.clone().narrow(0, start, len))?,
+            StepInput::Features(f) => f.clone().narrow(0, start, len).to_device(dev),
+            StepInput::Pixels(px) => {
+                m.image_features(clip, px.clone().narrow(0, start, len).to_device(dev))?
+            }
         };
         let logits = m.logits(clip, feats)?;
         let loss = cross_entropy(logits.clone(), &labels[rows])?;
@@ -452,6 +500,11 @@ fn train_step_parallel(
             grad_norm: f64::NAN,
         });
     }
+    // The reduced gradient lives on the first device; the master's parameters on the pipeline's.
+    let grads = grads
+        .into_iter()
+        .map(|g| g.to_device(&pipe.device))
+        .collect();
     let grad_norm = opt.step_per_param(master.params_mut(), grads, &lr.per_param)?;
     let logits = logits_parts.into_inner().map_err(|_| poisoned())?.concat();
     Ok(StepOutput {

@@ -217,3 +217,6 @@ impl ResNetTower {
         Ok(out.reshape([b, e]))
     }
 }
+
+crate::models::to_device::to_device_struct!(RnBottleneck { conv1, conv2, conv3, downsample } keep { stride });
+crate::models::to_device::to_device_struct!(ResNetTower { stem, stages, positional_embedding, attn, projection } keep { dims });
