@@ -32,9 +32,12 @@ impl KeyMap {
         let rules = rules
             .iter()
             .map(|(p, r)| {
-                Regex::new(p)
-                    .map(|re| (re, r.to_string()))
-                    .map_err(|e| VladaptError::Invalid(format!("rename rule `{p}`: {e}")))
+                Regex::new(p).map(|re| (re, r.to_string())).map_err(|e| {
+                    VladaptError::argument(
+                        format!("rename rule `{p}` ({name} layout)"),
+                        e.to_string(),
+                    )
+                })
             })
             .collect::<Result<_>>()?;
         Ok(Self { name, rules })
@@ -73,11 +76,13 @@ impl Renamed {
         for key in store.unused() {
             let canonical = map.rename(&key);
             if let Some(prev) = names.insert(canonical.clone(), key.clone()) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: tensors `{prev}` and `{key}` both map onto `{canonical}` ({} layout)",
-                    store.label().display(),
-                    map.name()
-                )));
+                return Err(VladaptError::Checkpoint {
+                    source_name: store.label().display().to_string(),
+                    reason: format!(
+                        "tensors `{prev}` and `{key}` both map onto `{canonical}` ({} layout)",
+                        map.name()
+                    ),
+                });
             }
         }
         Ok(Self {

@@ -136,11 +136,13 @@ impl PairData {
             source.to_path_buf()
         };
         if !csv.is_file() {
-            return Err(VladaptError::Invalid(format!(
-                "{}: no such caption CSV (give a world directory with {CAPTIONS_CSV} or a CSV \
-                 file with `image,caption` columns)",
-                csv.display()
-            )));
+            return Err(VladaptError::argument(
+                csv.display().to_string(),
+                format!(
+                    "no such caption CSV (give a world directory with {CAPTIONS_CSV} or a CSV \
+                     file with `image,caption` columns)"
+                ),
+            ));
         }
         let rows = read_caption_csv(&csv)?;
         let mut index: HashMap<PathBuf, usize> = HashMap::new();

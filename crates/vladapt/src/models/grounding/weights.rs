@@ -206,19 +206,21 @@ impl Weights {
         let compiled: Vec<(Regex, String)> = rules(layout)
             .into_iter()
             .map(|(p, r)| {
-                Regex::new(&p)
-                    .map(|re| (re, r))
-                    .map_err(|e| VladaptError::Invalid(format!("rename rule `{p}`: {e}")))
+                Regex::new(&p).map(|re| (re, r)).map_err(|e| {
+                    VladaptError::argument(format!("rename rule `{p}`"), e.to_string())
+                })
             })
             .collect::<Result<_>>()?;
         let mut names = BTreeMap::new();
         for key in store.unused() {
             let canonical = rename(&compiled, &key);
             if let Some(prev) = names.insert(canonical.clone(), key.clone()) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: tensors `{prev}` and `{key}` both map onto `{canonical}` ({layout:?} layout)",
-                    store.label().display()
-                )));
+                return Err(VladaptError::Checkpoint {
+                    source_name: store.label().display().to_string(),
+                    reason: format!(
+                        "tensors `{prev}` and `{key}` both map onto `{canonical}` ({layout:?} layout)"
+                    ),
+                });
             }
         }
         Ok(Self {
@@ -354,18 +356,20 @@ impl Weights {
             return Ok(());
         }
         let shown: Vec<&str> = extra.iter().take(8).map(String::as_str).collect();
-        Err(VladaptError::Invalid(format!(
-            "{}: {} unexpected tensor(s) for the {:?} layout and this config: {}{}",
-            self.label().display(),
-            extra.len(),
-            self.layout,
-            shown.join(", "),
-            if extra.len() > shown.len() {
-                ", …"
-            } else {
-                ""
-            }
-        )))
+        Err(VladaptError::Checkpoint {
+            source_name: self.label().display().to_string(),
+            reason: format!(
+                "{} unexpected tensor(s) for the {:?} layout and this config: {}{}",
+                extra.len(),
+                self.layout,
+                shown.join(", "),
+                if extra.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ),
+        })
     }
 }
 
