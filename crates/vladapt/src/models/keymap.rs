@@ -7,6 +7,11 @@
 //! Every tensor is shape-checked when read; a missing tensor is reported with its canonical name
 //! and the layout; [`Renamed::unexpected`] lists the file's tensors no module read.
 //!
+//! A view reads from any [`TensorSource`]: a renamed file ([`Renamed`], CLIP and grounding
+//! checkpoints alike) or the grounding model's seeded random and in-memory sources
+//! (`models::grounding::weights::Weights`), so every model shares one `pp` / `linear` /
+//! `layer_norm` and one rename machinery.
+//!
 //! `burn-store`'s `KeyRemapper` holds the same kind of table, but it renames `burn_pack` tensor
 //! snapshots on their way into a burn `Module`; the towers here are plain tensors read by shape
 //! checked views (with layout conversions such as transposes and q/k/v packing done by the
@@ -97,12 +102,24 @@ impl Renamed {
         self.store.label()
     }
 
+    /// The layout's name.
+    pub fn layout(&self) -> &'static str {
+        self.layout
+    }
+
+    /// The underlying file.
+    pub fn store(&self) -> &WeightStore {
+        &self.store
+    }
+
+    /// `(canonical name, name in the file)` of every tensor, sorted by canonical name.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.names.iter().map(|(c, f)| (c.as_str(), f.as_str()))
+    }
+
     /// The root view (no prefix).
     pub fn root(&self) -> View<'_> {
-        View {
-            weights: self,
-            prefix: String::new(),
-        }
+        View::new(self)
     }
 
     /// File names of the tensors no module read, except those `ignorable` accepts (by canonical name).
@@ -116,16 +133,76 @@ impl Renamed {
     }
 }
 
-/// A prefixed view of [`Renamed`] weights: `view.pp("layer1").pp(0)` reads `layer1.0.*`.
-#[derive(Clone)]
-pub struct View<'a> {
-    weights: &'a Renamed,
+/// Where a [`View`] reads tensors, by canonical name.
+pub trait TensorSource {
+    /// Whether the tensor `canonical` (whose last component is `leaf`) exists.
+    fn has(&self, canonical: &str, leaf: &str) -> bool;
+
+    /// The tensor `canonical` (last component `leaf`) with a checked shape; a missing tensor
+    /// is [`VladaptError::MissingTensor`] naming the canonical name and the layout.
+    fn read<const D: usize>(
+        &self,
+        canonical: String,
+        leaf: &str,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>>;
+}
+
+impl TensorSource for Renamed {
+    fn has(&self, canonical: &str, _leaf: &str) -> bool {
+        self.names.contains_key(canonical)
+    }
+
+    fn read<const D: usize>(
+        &self,
+        canonical: String,
+        _leaf: &str,
+        shape: [usize; D],
+        device: &Device,
+    ) -> Result<Tensor<D>> {
+        let Some(file_name) = self.names.get(&canonical) else {
+            return Err(VladaptError::MissingTensor {
+                path: self.label().to_path_buf(),
+                name: format!("{canonical} ({} layout)", self.layout),
+            });
+        };
+        self.store.tensor(file_name, shape, device)
+    }
+}
+
+/// A prefixed view of a [`TensorSource`] (by default [`Renamed`] file weights):
+/// `view.pp("layer1").pp(0)` reads `layer1.0.*`.
+pub struct View<'a, S: ?Sized = Renamed> {
+    weights: &'a S,
     prefix: String,
 }
 
-impl<'a> View<'a> {
+impl<S: ?Sized> Clone for View<'_, S> {
+    fn clone(&self) -> Self {
+        View {
+            weights: self.weights,
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+impl<'a, S: TensorSource + ?Sized> View<'a, S> {
+    /// The root view of `weights` (no prefix).
+    pub fn new(weights: &'a S) -> Self {
+        View {
+            weights,
+            prefix: String::new(),
+        }
+    }
+
+    /// The source this view reads.
+    pub fn source(&self) -> &'a S {
+        self.weights
+    }
+
     /// A sub-view under `name`.
-    pub fn pp(&self, name: impl std::fmt::Display) -> View<'a> {
+    pub fn pp(&self, name: impl std::fmt::Display) -> View<'a, S> {
         View {
             weights: self.weights,
             prefix: self.key(&name.to_string()),
@@ -143,7 +220,7 @@ impl<'a> View<'a> {
 
     /// Whether `leaf` exists under this view.
     pub fn contains(&self, leaf: &str) -> bool {
-        self.weights.names.contains_key(&self.key(leaf))
+        self.weights.has(&self.key(leaf), leaf)
     }
 
     /// Read `leaf` with a checked shape.
@@ -153,14 +230,7 @@ impl<'a> View<'a> {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>> {
-        let canonical = self.key(leaf);
-        let Some(file_name) = self.weights.names.get(&canonical) else {
-            return Err(VladaptError::MissingTensor {
-                path: self.weights.label().to_path_buf(),
-                name: format!("{canonical} ({} layout)", self.weights.layout),
-            });
-        };
-        self.weights.store.tensor(file_name, shape, device)
+        self.weights.read(self.key(leaf), leaf, shape, device)
     }
 
     /// A PyTorch `nn.Linear` under `name` (`weight [out, in]`, optional `bias`), stored `[in, out]`.

@@ -411,8 +411,7 @@ pub fn pretrain(
     while epoch < stop {
         let plan = pairs.epoch_plan(train.seed, epoch);
         let mut sum = 0.0;
-        for b in 0..spe {
-            let batch = &plan[b * train.batch_size..(b + 1) * train.batch_size];
+        for batch in PairData::batch_plan(train.seed, train.batch_size).cut(&plan) {
             let idx: Vec<usize> = batch.iter().map(|&(i, _)| i).collect();
             let ids: Vec<Vec<u32>> = batch
                 .iter()
