@@ -44,12 +44,12 @@ fn config_values_name_the_key_the_value_and_the_range() {
         1,
     ))
     .unwrap();
-    v["method"]["n_ctx"] = 0.into();
+    v["train"]["batch_size"] = 0.into();
     std::fs::write(&path, v.to_string()).unwrap();
     let e = RunConfig::from_file(&path).unwrap_err();
     assert!(
         matches!(&e, VladaptError::ConfigValue { file: Some(f), key, value, .. }
-            if f == &path && key == "method.n_ctx" && value == "0"),
+            if f == &path && key == "train.batch_size" && value == "0"),
         "{e:?}"
     );
     assert!(
