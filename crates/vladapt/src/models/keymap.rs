@@ -138,15 +138,21 @@ pub trait TensorSource {
     /// Whether the tensor `canonical` (whose last component is `leaf`) exists.
     fn has(&self, canonical: &str, leaf: &str) -> bool;
 
-    /// The tensor `canonical` (last component `leaf`) with a checked shape; a missing tensor
-    /// is [`VladaptError::MissingTensor`] naming the canonical name and the layout.
-    fn read<const D: usize>(
-        &self,
-        canonical: String,
-        leaf: &str,
-        shape: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>>;
+    /// The tensor `want` with its shape checked; a missing tensor is
+    /// [`VladaptError::MissingTensor`] naming the canonical name (and the layout).
+    fn read<const D: usize>(&self, want: Wanted<'_, D>) -> Result<Tensor<D>>;
+}
+
+/// A tensor a [`View`] asks its [`TensorSource`] for.
+pub struct Wanted<'a, const D: usize> {
+    /// Canonical name (`prefix.leaf`).
+    pub canonical: String,
+    /// The last component the module asked for (`weight`, `running_var`, `in_proj_weight`).
+    pub leaf: &'a str,
+    /// Expected shape.
+    pub shape: [usize; D],
+    /// Where to put it.
+    pub device: &'a Device,
 }
 
 impl TensorSource for Renamed {
@@ -154,20 +160,14 @@ impl TensorSource for Renamed {
         self.names.contains_key(canonical)
     }
 
-    fn read<const D: usize>(
-        &self,
-        canonical: String,
-        _leaf: &str,
-        shape: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>> {
-        let Some(file_name) = self.names.get(&canonical) else {
+    fn read<const D: usize>(&self, want: Wanted<'_, D>) -> Result<Tensor<D>> {
+        let Some(file_name) = self.names.get(&want.canonical) else {
             return Err(VladaptError::MissingTensor {
                 path: self.label().to_path_buf(),
-                name: format!("{canonical} ({} layout)", self.layout),
+                name: format!("{} ({} layout)", want.canonical, self.layout),
             });
         };
-        self.store.tensor(file_name, shape, device)
+        self.store.tensor(file_name, want.shape, want.device)
     }
 }
 
@@ -230,7 +230,12 @@ impl<'a, S: TensorSource + ?Sized> View<'a, S> {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>> {
-        self.weights.read(self.key(leaf), leaf, shape, device)
+        self.weights.read(Wanted {
+            canonical: self.key(leaf),
+            leaf,
+            shape,
+            device,
+        })
     }
 
     /// A PyTorch `nn.Linear` under `name` (`weight [out, in]`, optional `bias`), stored `[in, out]`.

@@ -10,7 +10,7 @@
 //! tensors; all three are a [`TensorSource`], so `pp` / `linear` / `layer_norm` are the
 //! shared ones of [`crate::models::keymap::View`]; only the conv loaders live here.
 use super::layers::{Conv2d, ConvBn};
-use crate::models::keymap::{self, KeyMap, Renamed, TensorSource};
+use crate::models::keymap::{self, KeyMap, Renamed, TensorSource, Wanted};
 use crate::tensor_io::{NamedTensor, WeightStore};
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -407,42 +407,38 @@ impl TensorSource for Weights {
         }
     }
 
-    fn read<const D: usize>(
-        &self,
-        canonical: String,
-        leaf: &str,
-        shape: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>> {
+    fn read<const D: usize>(&self, want: Wanted<'_, D>) -> Result<Tensor<D>> {
         match &self.source {
-            Source::File(renamed) => renamed.read(canonical, leaf, shape, device),
+            Source::File(renamed) => renamed.read(want),
             Source::Random { rng, made } => {
-                let vals = random_values(&mut rng.borrow_mut(), leaf, &shape);
-                match made {
-                    Some(made) => {
-                        let t = Tensor::from_data(TensorData::new(vals.clone(), shape), device);
-                        made.borrow_mut().push((canonical, shape.to_vec(), vals));
-                        Ok(t)
-                    }
-                    None => Ok(Tensor::from_data(TensorData::new(vals, shape), device)),
-                }
+                let vals = random_values(&mut rng.borrow_mut(), want.leaf, &want.shape);
+                let Some(made) = made else {
+                    return Ok(Tensor::from_data(
+                        TensorData::new(vals, want.shape),
+                        want.device,
+                    ));
+                };
+                let t = Tensor::from_data(TensorData::new(vals.clone(), want.shape), want.device);
+                made.borrow_mut()
+                    .push((want.canonical, want.shape.to_vec(), vals));
+                Ok(t)
             }
             Source::Tensors { map, label } => {
-                let Some((actual, t)) = map.get(&canonical) else {
+                let Some((actual, t)) = map.get(&want.canonical) else {
                     return Err(VladaptError::MissingTensor {
                         path: label.clone(),
-                        name: canonical,
+                        name: want.canonical,
                     });
                 };
-                if actual.as_slice() != shape.as_slice() {
+                if actual.as_slice() != want.shape.as_slice() {
                     return Err(VladaptError::ShapeMismatch {
                         path: label.clone(),
-                        name: canonical,
+                        name: want.canonical,
                         actual: actual.clone(),
-                        expected: shape.to_vec(),
+                        expected: want.shape.to_vec(),
                     });
                 }
-                Ok(t.clone().reshape(shape))
+                Ok(t.clone().reshape(want.shape))
             }
         }
     }
