@@ -179,11 +179,11 @@ pub enum VladaptError {
     },
     /// A method, preset or option this model cannot run (a ViT-only method on a ResNet
     /// tower, MMCA's fixed pooling window on another canvas size).
-    #[error("{what}: {reason}")]
+    #[error("{what} {reason}")]
     Unsupported {
-        /// The method or option.
+        /// The method, option or part (`maple`, `MMCA's conv adapter on layer2`).
         what: String,
-        /// Why not, and the alternative.
+        /// What it needs or is, as the rest of the sentence, and the alternative.
         reason: String,
     },
     /// A method was used before a required call (`set_classes`).

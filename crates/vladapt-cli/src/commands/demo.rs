@@ -104,7 +104,7 @@ fn demo_config(kind: MethodKind, p: &Plan, seed: u64) -> vladapt::Result<RunConf
         .quick_demo()
         .ok_or_else(|| vladapt::VladaptError::Unsupported {
             what: kind.to_string(),
-            reason: "the method has no demo settings (MethodSpec::quick_demo is None)".into(),
+            reason: "has no demo settings (its MethodSpec::quick_demo is None)".into(),
         })?;
     if kind.gradient_steps() {
         let e = match p.min_steps {

@@ -185,11 +185,10 @@ pub fn check_model(cfg: &MmcaConfig, model: &GroundingConfig) -> Result<()> {
         for s in 1..4 {
             if model.resnet.layers[s] < 2 {
                 return Err(VladaptError::Unsupported {
-                    what: "MMCA placement".into(),
+                    what: format!("MMCA's conv adapter on layer{}", s + 1),
                     reason: format!(
-                        "the conv adapter on layer{} needs ≥ 2 bottleneck blocks (the config has \
-                         {}); use placement = transformer",
-                        s + 1,
+                        "needs ≥ 2 bottleneck blocks (the config has {}); use placement = \
+                         transformer",
                         model.resnet.layers[s]
                     ),
                 });
@@ -569,9 +568,9 @@ impl<'a> MmcaHook<'a> {
             let n = trunk_side(image.0) * trunk_side(image.1);
             if !(OFFICIAL_WINDOW..2 * OFFICIAL_WINDOW).contains(&n) {
                 return Err(VladaptError::Unsupported {
-                    what: "MMCA transformer-window = official".into(),
+                    what: "MMCA's official transformer-adapter pooling".into(),
                     reason: format!(
-                        "the official transformer-adapter pooling is a fixed window of \
+                        "is a fixed window of \
                          {OFFICIAL_WINDOW} tokens, which PyTorch can only apply to 400 ≤ H·W < 800 \
                          visual tokens; this {}×{} canvas gives {n}. Use the `fixed` preset \
                          (transformer-window = global).",

@@ -84,7 +84,7 @@ pub trait AdaptMethod: Send {
     ) -> Result<String> {
         Err(crate::VladaptError::Unsupported {
             what: self.kind().to_string(),
-            reason: "it is trained by gradient steps, not fitted in closed form".into(),
+            reason: "is trained by gradient steps, not fitted in closed form".into(),
         })
     }
 

@@ -60,8 +60,8 @@ impl ConvBn {
     ) -> Result<Self> {
         if conv.bias.is_some() {
             return Err(VladaptError::Unsupported {
-                what: "frozen BatchNorm".into(),
-                reason: "the conv before it must have no bias".into(),
+                what: "a conv before a frozen BatchNorm".into(),
+                reason: "has no bias (this one has one)".into(),
             });
         }
         let scale = weight * running_var.add_scalar(FROZEN_BN_EPS).sqrt().recip();
