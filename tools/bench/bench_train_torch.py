@@ -4,7 +4,7 @@
   bench_train_torch.py --method {coop,cocoop,clip_adapter,maple,mma} --model DIR
                        [--classes N] [--batch B] [--steps S] [--warmup W] [--threads 2] [--shots K]
 
-The step is what the official trainers do per iteration (see /work/shared/spec/methods.md §2):
+The step is what the official trainers (CoOp, MaPLe, MMA repositories) do per iteration:
 the frozen CLIP encoders are recomputed every step (CLIP-Adapter recomputes the frozen text
 features too, as the original does), the text encoder runs on all class prompts every step
 (CoCoOp: B x C prompts), cross-entropy, backward, SGD (momentum 0.9, weight decay 5e-4, lr 0.002).

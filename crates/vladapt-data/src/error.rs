@@ -72,6 +72,14 @@ pub enum DataError {
         /// Why: not installed, exit status plus stderr, ...
         reason: String,
     },
+    /// A class list (file or argument) is empty, has a gap or a duplicate name.
+    #[error("class list {origin}: {reason}")]
+    ClassList {
+        /// The file, or the argument (`--classes`), it came from.
+        origin: String,
+        /// What is wrong, with line or entry numbers.
+        reason: String,
+    },
     /// An argument given by the caller is invalid.
     #[error("invalid argument {name}: {reason}")]
     Invalid {

@@ -1,4 +1,5 @@
-//! Visual grounding data and metric (the data layer of MMCA / TransVG, `../shared/spec/mmca.md`):
+//! Visual grounding data and metric (the data layer of MMCA / TransVG; see the README's
+//! grounding sections):
 //! box formats, IoU / GIoU as TransVG computes them, Acc@0.5, and referring-expression samples
 //! read from a vladapt world (`annotations.jsonl`: one record per image with objects, their
 //! pixel boxes and referring expressions).

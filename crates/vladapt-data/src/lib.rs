@@ -13,6 +13,8 @@
 //! - [`pickle`]: the one restricted unpickler (allowlisted globals, nothing executed).
 //! - [`pth`]: PyTorch checkpoints read without Python, converted to safetensors.
 pub mod base_novel;
+pub mod batch_plan;
+pub mod classlist;
 pub mod error;
 pub mod fetch;
 pub mod fewshot;
@@ -28,6 +30,7 @@ pub mod types;
 pub mod verify;
 
 pub use base_novel::{base_novel, base_novel_counts, filter_to_base, filter_to_novel};
+pub use batch_plan::{BatchPlan, EpochSeed};
 pub use error::DataError;
 pub use fetch::{fetch, fetch_names, FetchReport};
 pub use fewshot::{sample_few_shot, FewShotSplit};

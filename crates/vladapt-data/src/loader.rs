@@ -4,12 +4,10 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use vladapt_image::{ImageLimits, RgbImage};
 
+use crate::batch_plan::{BatchPlan, EpochSeed};
 use crate::error::DataError;
 use crate::types::{open_rgb, Sample};
 
@@ -135,30 +133,26 @@ impl Loader {
         &self.samples
     }
 
-    fn drops_last(&self) -> bool {
-        self.cfg.drop_last && self.samples.len() >= self.cfg.batch_size
+    /// The batch plan of this loader ([`BatchPlan`]; seeding: stream `epoch` of `seed`).
+    pub fn plan(&self) -> BatchPlan {
+        BatchPlan {
+            seed: self.cfg.seed,
+            seeding: EpochSeed::Stream { salt: 0, offset: 0 },
+            batch: self.cfg.batch_size,
+            shuffle: self.cfg.shuffle,
+            drop_last: self.cfg.drop_last,
+        }
     }
 
     /// Batches per epoch.
     pub fn num_batches(&self) -> usize {
-        let (n, b) = (self.samples.len(), self.cfg.batch_size);
-        if self.drops_last() {
-            n / b
-        } else {
-            n.div_ceil(b)
-        }
+        self.plan().num_batches(self.samples.len())
     }
 
     /// Sample order of `epoch`: identity without shuffle, else a ChaCha8 permutation seeded by
     /// (`seed`, `epoch`) — the same pair always gives the same order.
     pub fn order(&self, epoch: u64) -> Vec<usize> {
-        let mut idx: Vec<usize> = (0..self.samples.len()).collect();
-        if self.cfg.shuffle {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
-            rng.set_stream(epoch);
-            idx.shuffle(&mut rng);
-        }
-        idx
+        self.plan().order(epoch, self.samples.len())
     }
 
     /// Total samples skipped for decode errors since the loader was built.
@@ -169,10 +163,7 @@ impl Loader {
     /// Start epoch `epoch`: a worker thread decodes batches (in parallel with rayon) into a bounded
     /// channel of `prefetch` batches. Dropping the iterator stops the worker.
     pub fn epoch(&self, epoch: u64) -> EpochIter {
-        let order = self.order(epoch);
-        let nb = self.num_batches();
-        let b = self.cfg.batch_size;
-        let batches: Vec<Vec<usize>> = order.chunks(b).take(nb).map(|c| c.to_vec()).collect();
+        let batches = self.plan().batches(epoch, self.samples.len());
         let (tx, rx) = sync_channel(self.cfg.prefetch);
         let stop = Arc::new(AtomicBool::new(false));
         let (samples, transform, cfg, skipped, stop2) = (

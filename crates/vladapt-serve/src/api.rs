@@ -68,7 +68,8 @@ pub struct RawQuery {
     top_k: Option<usize>,
 }
 
-/// Split a comma-separated class list.
+/// Split a comma-separated class list (entries trimmed, empty ones dropped; the list is
+/// checked later with the others, in [`vladapt_data::classlist::check_class_names`]).
 fn split_classes(s: &str) -> Vec<String> {
     s.split(',')
         .map(|c| c.trim().to_string())
@@ -233,7 +234,7 @@ pub async fn classify(
     Query(query): Query<RawQuery>,
     req: Request,
 ) -> Result<Response> {
-    let (images, o) = parse_classify(&state, query, req).await?;
+    let (images, mut o) = parse_classify(&state, query, req).await?;
     if images.is_empty() {
         return Err(ServeError::BadRequest(
             "no image: send the file as the body, as a multipart field \"image\", or base64 in JSON {\"image\": …}".into(),
@@ -252,8 +253,12 @@ pub async fn classify(
             ));
         }
     }
-    if o.classes.as_ref().is_some_and(|c| c.is_empty()) {
-        return Err(ServeError::BadRequest("classes: the list is empty".into()));
+    if let Some(c) = o.classes.take() {
+        // One policy with the CLI and dataset files: non-empty, no blank or duplicate name.
+        o.classes = Some(
+            vladapt_data::classlist::check_class_names(c, "classes")
+                .map_err(|e| ServeError::BadRequest(e.to_string()))?,
+        );
     }
     for t in &o.templates {
         if !t.contains("{}") {

@@ -26,8 +26,8 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Write `value` as pretty JSON to `path` atomically.
 pub fn write_json_atomic<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
-    let s = serde_json::to_vec_pretty(value)
-        .map_err(|e| VladaptError::Invalid(format!("{}: {e}", path.display())))?;
+    let s =
+        serde_json::to_vec_pretty(value).map_err(|e| VladaptError::serialize(path.display(), e))?;
     write_atomic(path, &s)
 }
 
@@ -107,7 +107,9 @@ mod tests {
         );
         assert!(!sibling(&dst, "old").exists() && !sibling(&dst, "tmp").exists());
         // A failing writer leaves the previous copy.
-        let e = write_dir_atomic(&dst, |_| Err(VladaptError::Invalid("disk full".into())));
+        let e = write_dir_atomic(&dst, |_| {
+            Err(VladaptError::serialize("state.json", "disk full"))
+        });
         assert!(e.is_err());
         assert_eq!(
             std::fs::read_to_string(dst.join("state.json")).unwrap(),

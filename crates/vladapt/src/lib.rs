@@ -8,6 +8,7 @@ pub mod error;
 pub mod io;
 pub mod methods;
 pub mod models;
+pub mod overrides;
 pub mod params;
 pub mod pretrain;
 pub mod protocols;

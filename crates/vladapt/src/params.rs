@@ -179,12 +179,14 @@ impl Params {
             .filter(|n| !self.entries.iter().any(|p| &p.name == *n))
             .collect();
         if !extra.is_empty() {
-            return Err(VladaptError::Invalid(format!(
-                "{}: tensors {:?} are not parameters of this method/config (expected {:?})",
-                path.display(),
-                extra,
-                self.entries.iter().map(|p| &p.name).collect::<Vec<_>>()
-            )));
+            return Err(VladaptError::Checkpoint {
+                source_name: path.display().to_string(),
+                reason: format!(
+                    "tensors {:?} are not parameters of this method/config (expected {:?})",
+                    extra,
+                    self.entries.iter().map(|p| &p.name).collect::<Vec<_>>()
+                ),
+            });
         }
         Ok(())
     }

@@ -338,11 +338,13 @@ pub fn save_safetensors_atomic(
         .map(|(n, s, b)| {
             TensorView::new(Dtype::F32, s.clone(), b)
                 .map(|v| (n.clone(), v))
-                .map_err(|e| VladaptError::Invalid(format!("tensor `{n}`: {e}")))
+                .map_err(|e| {
+                    VladaptError::serialize(format!("{}: tensor `{n}`", path.display()), e)
+                })
         })
         .collect::<Result<_>>()?;
     let data = safetensors::serialize(views, metadata)
-        .map_err(|e| VladaptError::Invalid(format!("serialising {}: {e}", path.display())))?;
+        .map_err(|e| VladaptError::serialize(path.display(), e))?;
     write_atomic(path, &data)
 }
 

@@ -1,10 +1,11 @@
 //! `vladapt classify`: zero-shot classification with prompt ensembling.
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
 use vladapt::models::clip::{l2_normalize, ClipPipeline, NoHook};
 use vladapt::tensor::activation::softmax;
 use vladapt::tensor_io::to_vec_f32;
+use vladapt_data::classlist;
 
 /// Arguments of `vladapt classify`.
 #[derive(Args)]
@@ -38,48 +39,14 @@ pub struct ClassifyArgs {
     images: Vec<PathBuf>,
 }
 
-/// Read class names from `--classes` or `--classes-file`.
+/// Read class names from `--classes` or `--classes-file` with the one class-list reader
+/// ([`vladapt_data::classlist`]: BOM, CRLF, gaps, empty lists and duplicates handled alike).
 pub fn read_classes(classes: &Option<String>, file: &Option<PathBuf>) -> Result<Vec<String>> {
-    let list: Vec<String> = match (classes, file) {
-        (Some(c), _) => c
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .with_context(|| format!("{}: cannot read classes file", f.display()))?
-            .lines()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect(),
+    Ok(match (classes, file) {
+        (Some(c), _) => classlist::parse_class_csv(c, "--classes")?,
+        (None, Some(f)) => classlist::read_class_list(f)?,
         (None, None) => bail!("give the classes with --classes \"a,b,c\" or --classes-file FILE"),
-    };
-    check_class_list(list)
-}
-
-/// Strip a UTF-8 byte-order mark from the first name, refuse an empty list and duplicates (two
-/// equal names would split the probability between them without a word).
-pub fn check_class_list(mut list: Vec<String>) -> Result<Vec<String>> {
-    if let Some(first) = list.first_mut() {
-        if let Some(rest) = first.strip_prefix('\u{feff}') {
-            *first = rest.trim().to_string();
-        }
-    }
-    list.retain(|s| !s.is_empty());
-    if list.is_empty() {
-        bail!("the class list is empty");
-    }
-    let mut seen = std::collections::HashMap::new();
-    for (i, c) in list.iter().enumerate() {
-        if let Some(j) = seen.insert(c.as_str(), i) {
-            bail!(
-                "class name {c:?} is given twice (entries {} and {}); class names must be unique",
-                j + 1,
-                i + 1
-            );
-        }
-    }
-    Ok(list)
+    })
 }
 
 /// Run `vladapt classify`.
@@ -204,18 +171,26 @@ mod class_list_tests {
     }
 
     #[test]
-    fn bom_is_stripped_from_the_first_name() {
+    fn classes_from_a_file_and_from_the_command_line_share_one_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("classes.txt");
+        std::fs::write(&f, "\u{feff}cat\r\ndog\r\n\r\n").unwrap();
         assert_eq!(
-            check_class_list(v(&["\u{feff}cat", "dog"])).unwrap(),
+            read_classes(&None, &Some(f.clone())).unwrap(),
             v(&["cat", "dog"])
         );
-    }
-
-    #[test]
-    fn duplicates_are_refused_by_name() {
-        let e = check_class_list(v(&["cat", "dog", "cat"]))
+        std::fs::write(&f, "cat\ndog\ncat\n").unwrap();
+        let e = read_classes(&None, &Some(f.clone()))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("\"cat\"") && e.contains("1 and 3"), "{e}");
+        assert!(e.contains("\"cat\"") && e.contains("lines 1 and 3"), "{e}");
+        assert!(e.contains("classes.txt"), "{e}");
+        let e = read_classes(&Some("cat, dog,cat".into()), &None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--classes") && e.contains("entries 1 and 3"),
+            "{e}"
+        );
     }
 }

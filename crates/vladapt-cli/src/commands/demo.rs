@@ -102,7 +102,10 @@ fn demo_config(kind: MethodKind, p: &Plan, seed: u64) -> vladapt::Result<RunConf
     let mut c = RunConfig::preset(kind, Protocol::Base2novel, p.shots, seed);
     let demo = kind
         .quick_demo()
-        .ok_or_else(|| vladapt::VladaptError::Invalid(format!("{kind} has no demo settings")))?;
+        .ok_or_else(|| vladapt::VladaptError::Unsupported {
+            what: kind.to_string(),
+            reason: "has no demo settings (its MethodSpec::quick_demo is None)".into(),
+        })?;
     if kind.gradient_steps() {
         let e = match p.min_steps {
             Some(min) => {

@@ -9,7 +9,7 @@
 //! A manifest is read twice and never held in memory: pass 1 counts and digests its rows (the
 //! plan), pass 2 streams the rows of this shard's pending parts into the model
 //! ([`BatchStream`]), so peak memory does not depend on the number of rows.
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -328,13 +328,8 @@ fn jobs(a: &RunArgs, dtype: Dtype) -> Result<Vec<Job>> {
     if a.class_prompts {
         let (names, template) = match (&a.classnames, classes) {
             (Some(f), _) => {
-                let text = std::fs::read_to_string(f)
-                    .map_err(|e| anyhow::anyhow!("--classnames {}: {e}", f.display()))?;
-                let names: Vec<String> = text
-                    .lines()
-                    .map(|l| l.trim().to_string())
-                    .filter(|l| !l.is_empty())
-                    .collect();
+                let names = vladapt_data::classlist::read_class_list(f)
+                    .with_context(|| format!("--classnames {}", f.display()))?;
                 (names, "a photo of a {}.".to_string())
             }
             (None, Some(c)) => c,

@@ -94,6 +94,19 @@ fn suite<'a>(output: &'a std::path::Path, o: &TrainOpts) -> SuiteOptions<'a> {
     }
 }
 
+/// The library error inside `e` when it is one with no added context (so that callers keep the
+/// typed variant), else an [`Argument`](vladapt::VladaptError::Argument) error with the whole chain.
+fn library_error(e: anyhow::Error) -> vladapt::VladaptError {
+    if e.chain().count() == 1 {
+        match e.downcast::<vladapt::VladaptError>() {
+            Ok(v) => v,
+            Err(e) => vladapt::VladaptError::argument("run configuration", format!("{e:#}")),
+        }
+    } else {
+        vladapt::VladaptError::argument("run configuration", format!("{e:#}"))
+    }
+}
+
 /// Run a protocol.
 pub fn run(cmd: ProtocolCmd) -> Result<()> {
     match cmd {
@@ -106,8 +119,7 @@ pub fn run(cmd: ProtocolCmd) -> Result<()> {
             let cfg = move |m: MethodKind, k: usize, s: u64| -> vladapt::Result<_> {
                 let mut t = opts.clone();
                 t.shots = k;
-                resolve_config(&t, m, Protocol::FewShot, s)
-                    .map_err(|e| vladapt::VladaptError::Invalid(format!("{e:#}")))
+                resolve_config(&t, m, Protocol::FewShot, s).map_err(library_error)
             };
             let curve = few_shot_curve(&pipe, &ds, kind, &a.shot_list, &a.seeds, &cfg, &o)?;
             for (k, m, s) in curve {
@@ -126,8 +138,7 @@ pub fn run(cmd: ProtocolCmd) -> Result<()> {
             let o = suite(&a.output, &a.opts);
             let opts = a.opts.clone();
             let cfg = move |m: MethodKind, s: u64| -> vladapt::Result<_> {
-                resolve_config(&opts, m, Protocol::Base2novel, s)
-                    .map_err(|e| vladapt::VladaptError::Invalid(format!("{e:#}")))
+                resolve_config(&opts, m, Protocol::Base2novel, s).map_err(library_error)
             };
             base2novel(&pipe, &ds, &kinds, &a.seeds, &cfg, &o)?;
             print!("{}", std::fs::read_to_string(a.output.join("results.md"))?);

@@ -42,7 +42,7 @@ impl DatasetSource for FgvcAircraft {
             .unwrap_or_else(|| candidates[0].clone());
         let variants_path = dir.join("variants.txt");
         super::common::require(&variants_path, self.name(), self.layout())?;
-        let classnames = read_lines(&variants_path)?;
+        let classnames = crate::classlist::read_class_list(&variants_path)?;
         let label_of: HashMap<&str, usize> = classnames
             .iter()
             .enumerate()

@@ -107,12 +107,9 @@ pub fn load_csv(csv: &Path) -> Result<Dataset, DataError> {
             .unwrap_or(0);
         let names_file = base.join("classnames.txt");
         let names = if names_file.is_file() {
-            let t = std::fs::read_to_string(&names_file)
-                .map_err(|e| DataError::io("cannot read", &names_file, e))?;
-            let v: Vec<String> = t
-                .lines()
-                .map(|l| l.trim().replace('_', " "))
-                .filter(|l| !l.is_empty())
+            let v: Vec<String> = crate::classlist::read_class_list(&names_file)?
+                .into_iter()
+                .map(|l| l.replace('_', " "))
                 .collect();
             if v.len() < n {
                 return Err(DataError::format(

@@ -74,12 +74,9 @@ pub fn load_idx_dir(root: &Path, name: &str) -> Result<Dataset, DataError> {
         .unwrap_or(0);
     let names_file = root.join("classnames.txt");
     let classnames = if names_file.is_file() {
-        let t = std::fs::read_to_string(&names_file)
-            .map_err(|e| DataError::io("cannot read", &names_file, e))?;
-        let v: Vec<String> = t
-            .lines()
-            .map(|l| l.trim().replace('_', " "))
-            .filter(|l| !l.is_empty())
+        let v: Vec<String> = crate::classlist::read_class_list(&names_file)?
+            .into_iter()
+            .map(|l| l.replace('_', " "))
             .collect();
         if v.len() < n {
             return Err(DataError::format(

@@ -38,14 +38,9 @@ fn read_overrides(root: &Path) -> Result<HashMap<String, String>, DataError> {
     if !p.is_file() {
         return Ok(map);
     }
-    let text = std::fs::read_to_string(&p).map_err(|e| DataError::io("cannot read", &p, e))?;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (f, n) = line.split_once(char::is_whitespace).unwrap_or((line, line));
-        map.insert(f.to_string(), n.trim().to_string());
+    for k in crate::classlist::read_keyed_class_list(&p)? {
+        let name = k.name.unwrap_or_else(|| k.key.clone());
+        map.insert(k.key, name);
     }
     Ok(map)
 }

@@ -10,24 +10,20 @@ use crate::types::{Dataset, ImageRef, Sample, Split};
 const TEMPLATE: &str = "a photo of a {}.";
 
 /// `classnames.txt`: lines `wnid class name words`, in ImageNet label order.
+/// Read with [`crate::classlist::read_keyed_class_list`] (wnids unique); a line without a
+/// name is an error naming it.
 pub fn read_imagenet_classnames(path: &Path) -> Result<Vec<(String, String)>, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io("cannot read", path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let (wnid, name) = line.split_once(char::is_whitespace).ok_or_else(|| {
-            DataError::format(
+    crate::classlist::read_keyed_class_list(path)?
+        .into_iter()
+        .map(|k| match k.name {
+            Some(name) => Ok((k.key, name)),
+            None => Err(DataError::format(
                 "classnames.txt",
                 path,
-                format!("line {}: expected `wnid class name`", i + 1),
-            )
-        })?;
-        out.push((wnid.to_string(), name.trim().to_string()));
-    }
-    Ok(out)
+                format!("line {}: expected `wnid class name`", k.line),
+            )),
+        })
+        .collect()
 }
 
 /// Find `classnames.txt`: in the dataset's own folder first, then `ROOT/imagenet/`.

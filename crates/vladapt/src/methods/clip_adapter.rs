@@ -39,13 +39,10 @@ impl Default for ClipAdapterConfig {
 impl MethodSpec for ClipAdapterConfig {
     const NAME: &'static str = "clip-adapter";
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         check_range("reduction", self.reduction, 1, 1 << 20)?;
         if !(0.0..=1.0).contains(&self.ratio) {
-            return Err(format!(
-                "method.ratio = {} is out of range (valid: 0..=1)",
-                self.ratio
-            ));
+            return Err(VladaptError::config_value("method.ratio", self.ratio, "0..=1"));
         }
         Ok(())
     }
@@ -88,13 +85,14 @@ pub struct ClipAdapter {
 impl ClipAdapter {
     /// New adapter with PyTorch-default initialisation.
     pub fn new(config: ClipAdapterConfig, clip: &ClipModel, device: &Device) -> Result<Self> {
-        config.validate().map_err(VladaptError::Invalid)?;
+        config.validate()?;
         let c = clip.config.projection_dim;
         if config.reduction == 0 || c / config.reduction == 0 {
-            return Err(VladaptError::Invalid(format!(
-                "clip-adapter.reduction {} is invalid for feature size {c}",
-                config.reduction
-            )));
+            return Err(VladaptError::config_value(
+                "method.reduction",
+                config.reduction,
+                format!("1..={c}, at most the feature size {c} of this model"),
+            ));
         }
         let h = c / config.reduction;
         let mut params = Params::new();
@@ -152,8 +150,9 @@ impl AdaptMethod for ClipAdapter {
         Ok(())
     }
     fn logits(&self, clip: &ClipModel, image_features: Tensor<2>) -> Result<Tensor<2>> {
-        let text = self.text.clone().ok_or_else(|| {
-            VladaptError::Invalid("clip-adapter: set_classes was not called".into())
+        let text = self.text.clone().ok_or(VladaptError::CallOrder {
+            method: "clip-adapter",
+            call: "set_classes",
         })?;
         let text = if self.config.text_adapter {
             self.adapt("text", text)

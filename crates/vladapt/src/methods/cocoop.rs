@@ -36,7 +36,7 @@ impl Default for CocoopConfig {
 impl MethodSpec for CocoopConfig {
     const NAME: &'static str = "cocoop";
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         check_range("n_ctx", self.n_ctx, 1, 72)
     }
 
@@ -94,9 +94,7 @@ impl Cocoop {
             }
             None => {
                 if config.n_ctx == 0 {
-                    return Err(VladaptError::Invalid(
-                        "cocoop.n_ctx must be at least 1".into(),
-                    ));
+                    return Err(VladaptError::config_value("method.n_ctx", 0, "at least 1"));
                 }
                 params.push_normal("cocoop.ctx", &[config.n_ctx, width], 0.02, device);
                 (config.n_ctx, vec!["X"; config.n_ctx].join(" "))
@@ -141,7 +139,10 @@ impl AdaptMethod for Cocoop {
         let p = self
             .prompts
             .as_ref()
-            .ok_or_else(|| VladaptError::Invalid("cocoop: set_classes was not called".into()))?;
+            .ok_or(VladaptError::CallOrder {
+                method: "cocoop",
+                call: "set_classes",
+            })?;
         let [c, l, d] = p.embeds.dims();
         let (m, b) = (self.n_ctx, image_features.dims()[0]);
         let f = l2_normalize(image_features);

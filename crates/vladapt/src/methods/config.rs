@@ -12,14 +12,7 @@ impl MethodKind {
             .into_iter()
             .find(|k| k.name() == s || k.name().replace('-', "_") == s)
             .ok_or_else(|| {
-                crate::VladaptError::Invalid(format!(
-                    "unknown method `{s}` (known: {})",
-                    Self::all()
-                        .iter()
-                        .map(|k| k.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                crate::VladaptError::unknown_name("method", s, Self::all().iter().map(|k| k.name()))
             })
     }
 }

@@ -54,7 +54,7 @@ impl MethodSpec for CoopConfig {
 
     /// Learned context tokens share the 77-token text context with SOT, EOT and the class
     /// name: more than 72 can never fit.
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         check_range("n_ctx", self.n_ctx, 1, 72)
     }
 
@@ -139,9 +139,7 @@ impl Coop {
             }
             None => {
                 if config.n_ctx == 0 {
-                    return Err(VladaptError::Invalid(
-                        "coop.n_ctx must be at least 1".into(),
-                    ));
+                    return Err(VladaptError::config_value("method.n_ctx", 0, "at least 1"));
                 }
                 if !config.csc {
                     params.push_normal(CTX, &[config.n_ctx, width], 0.02, device);
@@ -235,7 +233,12 @@ impl AdaptMethod for Coop {
             if self.params.contains(CTX) {
                 let have = self.params.entries()[0].shape[0];
                 if have != n {
-                    return Err(VladaptError::Invalid(format!("class-specific CoOp context was trained for {have} classes; it cannot be used with {n} classes (CSC is tied to its class list)")));
+                    return Err(VladaptError::ClassCount {
+                        what: "class-specific CoOp context".into(),
+                        trained: have,
+                        given: n,
+                        why: "CSC is tied to its class list",
+                    });
                 }
             } else {
                 match &self.config.ctx_init {
@@ -293,7 +296,10 @@ impl Coop {
         let b = self
             .buffers
             .as_ref()
-            .ok_or_else(|| VladaptError::Invalid("coop: set_classes was not called".into()))?;
+            .ok_or(VladaptError::CallOrder {
+                method: "coop",
+                call: "set_classes",
+            })?;
         let ctx = self.context(b.prompts.len());
         let x = Self::assemble(
             self.config.class_token_position,

@@ -33,11 +33,12 @@ impl MethodSpec for LinearProbeConfig {
     const NAME: &'static str = "linear-probe";
     const GRADIENT_STEPS: bool = false;
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         if self.lambdas.is_empty() || self.lambdas.iter().any(|l| !(l.is_finite() && *l > 0.0)) {
-            return Err(format!(
-                "method.lambdas = {:?}: give at least one finite λ > 0",
-                self.lambdas
+            return Err(VladaptError::config_value(
+                "method.lambdas",
+                format!("{:?}", self.lambdas),
+                "at least one finite λ > 0",
             ));
         }
         check_range("iterations", self.iterations, 1, 1_000_000)
@@ -107,7 +108,12 @@ impl AdaptMethod for LinearProbe {
         if self.params.contains(WEIGHT) {
             let have = self.params.entries()[0].shape[0];
             if have != n {
-                return Err(VladaptError::Invalid(format!("the linear probe was trained for {have} classes; it cannot classify {n} other classes (a linear probe has no text side)")));
+                return Err(VladaptError::ClassCount {
+                    what: "the linear probe".into(),
+                    trained: have,
+                    given: n,
+                    why: "a linear probe has no text side",
+                });
             }
         } else {
             self.params.push(
@@ -181,13 +187,16 @@ pub fn fit(
 ) -> Result<ProbeFit> {
     let (x, y) = train;
     if x.is_empty() {
-        return Err(VladaptError::Invalid(
-            "linear probe: no training features".into(),
+        return Err(VladaptError::argument(
+            "linear probe",
+            "no training features",
         ));
     }
     if cfg.lambdas.is_empty() {
-        return Err(VladaptError::Invalid(
-            "linear-probe.lambdas is empty".into(),
+        return Err(VladaptError::config_value(
+            "method.lambdas",
+            "[]",
+            "at least one finite λ > 0",
         ));
     }
     let (vx, vy) = if val.0.is_empty() { train } else { val };

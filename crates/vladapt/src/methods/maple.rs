@@ -40,7 +40,7 @@ impl Default for MapleConfig {
 impl MethodSpec for MapleConfig {
     const NAME: &'static str = "maple";
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         check_range("n_ctx", self.n_ctx, 1, 72)?;
         check_range("depth", self.depth, 1, 1 << 10)
     }
@@ -91,16 +91,17 @@ impl Maple {
         let (wt, wv) = (clip.config.text.width, clip.config.vision.width);
         let max_depth = clip.config.text.layers.min(clip.config.vision.layers);
         if config.depth == 0 || config.depth > max_depth {
-            return Err(VladaptError::Invalid(format!(
-                "maple.depth {} must be between 1 and the number of layers ({max_depth}) of this model; \
-                 set it with --set maple:method.depth={max_depth} (or a smaller depth)",
-                config.depth
-            )));
+            return Err(VladaptError::config_value(
+                "method.depth",
+                config.depth,
+                format!(
+                    "1..={max_depth}, the number of layers of this model; set it with \
+                     --set maple:method.depth={max_depth} (or a smaller depth)"
+                ),
+            ));
         }
         if config.n_ctx == 0 {
-            return Err(VladaptError::Invalid(
-                "maple.n_ctx must be at least 1".into(),
-            ));
+            return Err(VladaptError::config_value("method.n_ctx", 0, "at least 1"));
         }
         let init = config.ctx_init.replace('_', " ");
         let words = init_context(clip, tok, &init)?;
@@ -144,7 +145,10 @@ impl Maple {
         let p = self
             .prompts
             .as_ref()
-            .ok_or_else(|| VladaptError::Invalid("maple: set_classes was not called".into()))?;
+            .ok_or(VladaptError::CallOrder {
+                method: "maple",
+                call: "set_classes",
+            })?;
         let [c, l, d] = p.embeds.dims();
         let n = self.config.n_ctx;
         let ctx = self

@@ -48,20 +48,18 @@ impl Default for MmaConfig {
 impl MethodSpec for MmaConfig {
     const NAME: &'static str = "mma";
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         check_range("adapter_start", self.adapter_start, 1, 1 << 10)?;
         if self.adapter_end != 0 && self.adapter_end < self.adapter_start {
-            return Err(format!(
-                "method.adapter_end = {} is out of range (valid: 0 for the last block, or {}..)",
-                self.adapter_end, self.adapter_start
+            return Err(VladaptError::config_value(
+                "method.adapter_end",
+                self.adapter_end,
+                format!("0 for the last block, or {}..", self.adapter_start),
             ));
         }
         check_range("dim", self.dim, 1, 1 << 20)?;
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(format!(
-                "method.alpha = {} is out of range (valid: > 0)",
-                self.alpha
-            ));
+            return Err(VladaptError::config_value("method.alpha", self.alpha, "> 0"));
         }
         check_template("template", &self.template)
     }
@@ -111,7 +109,7 @@ impl Mma {
     /// Adapters for blocks `adapter_start..=adapter_end` (1-based), Kaiming-normal fan-out
     /// weights and zero biases.
     pub fn new(config: MmaConfig, clip: &ClipModel, device: &Device) -> Result<Self> {
-        config.validate().map_err(VladaptError::Invalid)?;
+        config.validate()?;
         clip.vision.vit_for("mma")?;
         let (wt, wv) = (clip.config.text.width, clip.config.vision.width);
         let depth = clip.config.text.layers.min(clip.config.vision.layers);
@@ -121,10 +119,11 @@ impl Mma {
             config.adapter_end
         };
         if config.adapter_start == 0 || config.adapter_start > end || end > depth {
-            return Err(VladaptError::Invalid(format!(
-                "mma.adapter_start {} / adapter_end {} must satisfy 1 ≤ start ≤ end ≤ {depth} (the number of layers)",
-                config.adapter_start, config.adapter_end
-            )));
+            return Err(VladaptError::config_value(
+                "method.adapter_start..adapter_end",
+                format!("{}..{}", config.adapter_start, config.adapter_end),
+                format!("1 ≤ start ≤ end ≤ {depth}, the number of layers of this model"),
+            ));
         }
         let r = config.dim;
         let mut params = Params::new();
@@ -164,7 +163,10 @@ impl Mma {
         let s = self
             .text
             .as_ref()
-            .ok_or_else(|| VladaptError::Invalid("mma: set_classes was not called".into()))?;
+            .ok_or(VladaptError::CallOrder {
+                method: "mma",
+                call: "set_classes",
+            })?;
         let hook = Branch {
             mma: self,
             modality: "text",

@@ -184,12 +184,14 @@ pub fn check_model(cfg: &MmcaConfig, model: &GroundingConfig) -> Result<()> {
     if cfg.placement.conv() {
         for s in 1..4 {
             if model.resnet.layers[s] < 2 {
-                return Err(VladaptError::Invalid(format!(
-                    "MMCA's conv adapter on layer{} needs ≥ 2 bottleneck blocks (the config has {}); \
-                     use placement = transformer",
-                    s + 1,
-                    model.resnet.layers[s]
-                )));
+                return Err(VladaptError::Unsupported {
+                    what: format!("MMCA's conv adapter on layer{}", s + 1),
+                    reason: format!(
+                        "needs ≥ 2 bottleneck blocks (the config has {}); use placement = \
+                         transformer",
+                        model.resnet.layers[s]
+                    ),
+                });
             }
         }
     }
@@ -565,12 +567,16 @@ impl<'a> MmcaHook<'a> {
         {
             let n = trunk_side(image.0) * trunk_side(image.1);
             if !(OFFICIAL_WINDOW..2 * OFFICIAL_WINDOW).contains(&n) {
-                return Err(VladaptError::Invalid(format!(
-                    "MMCA: the official transformer-adapter pooling is a fixed window of {OFFICIAL_WINDOW} \
-                     tokens, which PyTorch can only apply to 400 ≤ H·W < 800 visual tokens; this \
-                     {}×{} canvas gives {n}. Use the `fixed` preset (transformer-window = global).",
-                    image.0, image.1
-                )));
+                return Err(VladaptError::Unsupported {
+                    what: "MMCA's official transformer-adapter pooling".into(),
+                    reason: format!(
+                        "is a fixed window of \
+                         {OFFICIAL_WINDOW} tokens, which PyTorch can only apply to 400 ≤ H·W < 800 \
+                         visual tokens; this {}×{} canvas gives {n}. Use the `fixed` preset \
+                         (transformer-window = global).",
+                        image.0, image.1
+                    ),
+                });
             }
         }
         Ok(Self {

@@ -166,29 +166,37 @@ impl MmcaConfig {
                 ..fixed
             },
             other => {
-                return Err(VladaptError::Invalid(format!(
-                    "unknown MMCA preset `{other}` (known: {})",
-                    MMCA_PRESETS.join(", ")
-                )))
+                return Err(VladaptError::unknown_name(
+                    "MMCA preset",
+                    other,
+                    MMCA_PRESETS,
+                ))
             }
         })
     }
 
     /// Reject impossible combinations (names the field).
     pub fn validate(&self) -> Result<()> {
-        let bad = |why: String| Err(VladaptError::Invalid(format!("MMCA config: {why}")));
-        if self.rank == 0 || self.embed_dim == 0 || self.gate_hidden == 0 {
-            return bad(format!(
-                "rank ({}), embed-dim ({}) and gate-hidden ({}) must be positive",
-                self.rank, self.embed_dim, self.gate_hidden
-            ));
+        for (key, v) in [
+            ("rank", self.rank),
+            ("embed-dim", self.embed_dim),
+            ("gate-hidden", self.gate_hidden),
+        ] {
+            if v == 0 {
+                return Err(VladaptError::config_value(
+                    format!("MMCA config: {key}"),
+                    v,
+                    "a positive integer",
+                ));
+            }
         }
         if self.gate && !self.conditioning {
-            return bad(
-                "gate = true has no effect with conditioning = false (c ≡ 1 ignores the \
-                 embedding); set gate = false"
-                    .into(),
-            );
+            return Err(VladaptError::config_value(
+                "MMCA config: gate",
+                true,
+                "false when conditioning = false (c ≡ 1 ignores the embedding, so the gate has \
+                 no effect)",
+            ));
         }
         Ok(())
     }

@@ -82,10 +82,10 @@ pub trait AdaptMethod: Send {
         _val: (&[Vec<f32>], &[usize]),
         _n_cls: usize,
     ) -> Result<String> {
-        Err(crate::VladaptError::Invalid(format!(
-            "{} is trained by gradient steps, not fitted in closed form",
-            self.kind()
-        )))
+        Err(crate::VladaptError::Unsupported {
+            what: self.kind().to_string(),
+            reason: "is trained by gradient steps, not fitted in closed form".into(),
+        })
     }
 
     /// Called when the trainable tensors stop changing (end of training, after loading a
@@ -114,6 +114,6 @@ pub fn build(
     tokenizer: &ClipTokenizer,
     device: &Device,
 ) -> Result<Box<dyn AdaptMethod>> {
-    config.validate().map_err(crate::VladaptError::Invalid)?;
+    config.validate()?;
     config.build_method(clip, tokenizer, device)
 }

@@ -21,16 +21,18 @@ impl PromptTokens {
     /// (the official trainers refuse rather than truncate).
     pub fn new(clip: &ClipModel, tok: &ClipTokenizer, prompts: &[String]) -> Result<Self> {
         if prompts.is_empty() {
-            return Err(VladaptError::Invalid(
-                "no class names: the class list is empty".into(),
+            return Err(VladaptError::argument(
+                "class names",
+                "the class list is empty",
             ));
         }
         let ctx = clip.config.text.context_length;
         for p in prompts {
             if !tok.fits(p, ctx) {
-                return Err(VladaptError::Invalid(format!(
-                    "prompt `{p}` is longer than the context length {ctx}"
-                )));
+                return Err(VladaptError::argument(
+                    "prompt",
+                    format!("`{p}` is longer than the context length {ctx}"),
+                ));
             }
         }
         let refs: Vec<&str> = prompts.iter().map(|s| s.as_str()).collect();
@@ -77,9 +79,11 @@ pub fn fill_template(template: &str, classnames: &[String]) -> Vec<String> {
 pub fn init_context(clip: &ClipModel, tok: &ClipTokenizer, init: &str) -> Result<Tensor<2>> {
     let ids = tok.encode(init);
     if ids.is_empty() {
-        return Err(VladaptError::Invalid(format!(
-            "ctx_init `{init}` has no tokens"
-        )));
+        return Err(VladaptError::config_value(
+            "method.ctx_init",
+            format!("{init:?}"),
+            "words that tokenize to at least one token",
+        ));
     }
     let n = ids.len();
     let e = clip.text.embed_ids(&[ids])?;

@@ -93,8 +93,10 @@ pub trait MethodSpec: Sized {
     const GRADIENT_STEPS: bool = true;
 
     /// Checks that need no model (ranges, template placeholders), run whenever a configuration
-    /// is parsed — before any weights load. `Err` names the key (`method.…`) and the valid range.
-    fn validate(&self) -> std::result::Result<(), String> {
+    /// is parsed — before any weights load. `Err` is a
+    /// [`ConfigValue`](crate::VladaptError::ConfigValue) naming the key (`method.…`) and the
+    /// valid range.
+    fn validate(&self) -> Result<()> {
         Ok(())
     }
 
@@ -114,11 +116,13 @@ pub trait MethodSpec: Sized {
     ) -> Result<Box<dyn AdaptMethod>>;
 }
 
-/// `n_ctx`-style ranges: `Err("method.{key} = {v} is out of range (valid: {lo}..={hi})")`.
-pub fn check_range(key: &str, v: usize, lo: usize, hi: usize) -> std::result::Result<(), String> {
+/// `n_ctx`-style ranges: `Err(ConfigValue)` for `method.{key}` with `{lo}..={hi}`.
+pub fn check_range(key: &str, v: usize, lo: usize, hi: usize) -> Result<()> {
     if v < lo || v > hi {
-        return Err(format!(
-            "method.{key} = {v} is out of range (valid: {lo}..={hi})"
+        return Err(crate::VladaptError::config_value(
+            format!("method.{key}"),
+            v,
+            format!("{lo}..={hi}"),
         ));
     }
     Ok(())
@@ -173,7 +177,7 @@ macro_rules! methods {
                 let c = match raw {
                     $( $(#[$attr])* UncheckedMethodConfig::$variant(c) => Self::$variant(c), )*
                 };
-                c.validate()?;
+                c.validate().map_err(|e| e.to_string())?;
                 Ok(c)
             }
         }
@@ -227,7 +231,7 @@ macro_rules! methods {
             }
 
             /// The method's checks that need no model ([`MethodSpec::validate`]).
-            pub fn validate(&self) -> std::result::Result<(), String> {
+            pub fn validate(&self) -> $crate::Result<()> {
                 match self {
                     $( $(#[$attr])* Self::$variant(c) => c.validate(), )*
                 }
@@ -255,11 +259,13 @@ macro_rules! methods {
     };
 }
 
-/// A prompt template must hold the class name's `{}`: `Err` names the key.
-pub fn check_template(key: &str, template: &str) -> std::result::Result<(), String> {
+/// A prompt template must hold the class name's `{}`: `Err(ConfigValue)` names the key.
+pub fn check_template(key: &str, template: &str) -> Result<()> {
     if !template.contains("{}") {
-        return Err(format!(
-            "method.{key} = {template:?} has no `{{}}` for the class name"
+        return Err(crate::VladaptError::config_value(
+            format!("method.{key}"),
+            format!("{template:?}"),
+            "a template with `{}` where the class name goes",
         ));
     }
     Ok(())

@@ -29,11 +29,12 @@ impl Default for ToyConfig {
 impl MethodSpec for ToyConfig {
     const NAME: &'static str = "toy";
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> crate::Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(format!(
-                "method.temperature = {} is out of range (valid: > 0)",
-                self.temperature
+            return Err(crate::VladaptError::config_value(
+                "method.temperature",
+                self.temperature,
+                "> 0",
             ));
         }
         Ok(())

@@ -22,7 +22,7 @@ impl MethodSpec for ZeroShotConfig {
     const NAME: &'static str = "zeroshot";
     const GRADIENT_STEPS: bool = false;
 
-    fn validate(&self) -> std::result::Result<(), String> {
+    fn validate(&self) -> Result<()> {
         for t in &self.templates {
             check_template("templates", t)?;
         }
@@ -103,7 +103,10 @@ impl AdaptMethod for ZeroShot {
         let w = self
             .weights
             .clone()
-            .ok_or_else(|| VladaptError::Invalid("zero-shot: set_classes was not called".into()))?;
+            .ok_or(VladaptError::CallOrder {
+                method: "zero-shot",
+                call: "set_classes",
+            })?;
         Ok(clip.logits_unit_text(image_features, w))
     }
 }

@@ -7,6 +7,11 @@
 //! Every tensor is shape-checked when read; a missing tensor is reported with its canonical name
 //! and the layout; [`Renamed::unexpected`] lists the file's tensors no module read.
 //!
+//! A view reads from any [`TensorSource`]: a renamed file ([`Renamed`], CLIP and grounding
+//! checkpoints alike) or the grounding model's seeded random and in-memory sources
+//! (`models::grounding::weights::Weights`), so every model shares one `pp` / `linear` /
+//! `layer_norm` and one rename machinery.
+//!
 //! `burn-store`'s `KeyRemapper` holds the same kind of table, but it renames `burn_pack` tensor
 //! snapshots on their way into a burn `Module`; the towers here are plain tensors read by shape
 //! checked views (with layout conversions such as transposes and q/k/v packing done by the
@@ -32,9 +37,12 @@ impl KeyMap {
         let rules = rules
             .iter()
             .map(|(p, r)| {
-                Regex::new(p)
-                    .map(|re| (re, r.to_string()))
-                    .map_err(|e| VladaptError::Invalid(format!("rename rule `{p}`: {e}")))
+                Regex::new(p).map(|re| (re, r.to_string())).map_err(|e| {
+                    VladaptError::argument(
+                        format!("rename rule `{p}` ({name} layout)"),
+                        e.to_string(),
+                    )
+                })
             })
             .collect::<Result<_>>()?;
         Ok(Self { name, rules })
@@ -73,11 +81,13 @@ impl Renamed {
         for key in store.unused() {
             let canonical = map.rename(&key);
             if let Some(prev) = names.insert(canonical.clone(), key.clone()) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: tensors `{prev}` and `{key}` both map onto `{canonical}` ({} layout)",
-                    store.label().display(),
-                    map.name()
-                )));
+                return Err(VladaptError::Checkpoint {
+                    source_name: store.label().display().to_string(),
+                    reason: format!(
+                        "tensors `{prev}` and `{key}` both map onto `{canonical}` ({} layout)",
+                        map.name()
+                    ),
+                });
             }
         }
         Ok(Self {
@@ -92,12 +102,24 @@ impl Renamed {
         self.store.label()
     }
 
+    /// The layout's name.
+    pub fn layout(&self) -> &'static str {
+        self.layout
+    }
+
+    /// The underlying file.
+    pub fn store(&self) -> &WeightStore {
+        &self.store
+    }
+
+    /// `(canonical name, name in the file)` of every tensor, sorted by canonical name.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.names.iter().map(|(c, f)| (c.as_str(), f.as_str()))
+    }
+
     /// The root view (no prefix).
     pub fn root(&self) -> View<'_> {
-        View {
-            weights: self,
-            prefix: String::new(),
-        }
+        View::new(self)
     }
 
     /// File names of the tensors no module read, except those `ignorable` accepts (by canonical name).
@@ -111,16 +133,76 @@ impl Renamed {
     }
 }
 
-/// A prefixed view of [`Renamed`] weights: `view.pp("layer1").pp(0)` reads `layer1.0.*`.
-#[derive(Clone)]
-pub struct View<'a> {
-    weights: &'a Renamed,
+/// Where a [`View`] reads tensors, by canonical name.
+pub trait TensorSource {
+    /// Whether the tensor `canonical` (whose last component is `leaf`) exists.
+    fn has(&self, canonical: &str, leaf: &str) -> bool;
+
+    /// The tensor `want` with its shape checked; a missing tensor is
+    /// [`VladaptError::MissingTensor`] naming the canonical name (and the layout).
+    fn read<const D: usize>(&self, want: Wanted<'_, D>) -> Result<Tensor<D>>;
+}
+
+/// A tensor a [`View`] asks its [`TensorSource`] for.
+pub struct Wanted<'a, const D: usize> {
+    /// Canonical name (`prefix.leaf`).
+    pub canonical: String,
+    /// The last component the module asked for (`weight`, `running_var`, `in_proj_weight`).
+    pub leaf: &'a str,
+    /// Expected shape.
+    pub shape: [usize; D],
+    /// Where to put it.
+    pub device: &'a Device,
+}
+
+impl TensorSource for Renamed {
+    fn has(&self, canonical: &str, _leaf: &str) -> bool {
+        self.names.contains_key(canonical)
+    }
+
+    fn read<const D: usize>(&self, want: Wanted<'_, D>) -> Result<Tensor<D>> {
+        let Some(file_name) = self.names.get(&want.canonical) else {
+            return Err(VladaptError::MissingTensor {
+                path: self.label().to_path_buf(),
+                name: format!("{} ({} layout)", want.canonical, self.layout),
+            });
+        };
+        self.store.tensor(file_name, want.shape, want.device)
+    }
+}
+
+/// A prefixed view of a [`TensorSource`] (by default [`Renamed`] file weights):
+/// `view.pp("layer1").pp(0)` reads `layer1.0.*`.
+pub struct View<'a, S: ?Sized = Renamed> {
+    weights: &'a S,
     prefix: String,
 }
 
-impl<'a> View<'a> {
+impl<S: ?Sized> Clone for View<'_, S> {
+    fn clone(&self) -> Self {
+        View {
+            weights: self.weights,
+            prefix: self.prefix.clone(),
+        }
+    }
+}
+
+impl<'a, S: TensorSource + ?Sized> View<'a, S> {
+    /// The root view of `weights` (no prefix).
+    pub fn new(weights: &'a S) -> Self {
+        View {
+            weights,
+            prefix: String::new(),
+        }
+    }
+
+    /// The source this view reads.
+    pub fn source(&self) -> &'a S {
+        self.weights
+    }
+
     /// A sub-view under `name`.
-    pub fn pp(&self, name: impl std::fmt::Display) -> View<'a> {
+    pub fn pp(&self, name: impl std::fmt::Display) -> View<'a, S> {
         View {
             weights: self.weights,
             prefix: self.key(&name.to_string()),
@@ -138,7 +220,7 @@ impl<'a> View<'a> {
 
     /// Whether `leaf` exists under this view.
     pub fn contains(&self, leaf: &str) -> bool {
-        self.weights.names.contains_key(&self.key(leaf))
+        self.weights.has(&self.key(leaf), leaf)
     }
 
     /// Read `leaf` with a checked shape.
@@ -148,14 +230,12 @@ impl<'a> View<'a> {
         shape: [usize; D],
         device: &Device,
     ) -> Result<Tensor<D>> {
-        let canonical = self.key(leaf);
-        let Some(file_name) = self.weights.names.get(&canonical) else {
-            return Err(VladaptError::MissingTensor {
-                path: self.weights.label().to_path_buf(),
-                name: format!("{canonical} ({} layout)", self.weights.layout),
-            });
-        };
-        self.weights.store.tensor(file_name, shape, device)
+        self.weights.read(Wanted {
+            canonical: self.key(leaf),
+            leaf,
+            shape,
+            device,
+        })
     }
 
     /// A PyTorch `nn.Linear` under `name` (`weight [out, in]`, optional `bias`), stored `[in, out]`.

@@ -54,10 +54,11 @@ pub fn model_preset(name: &str) -> Result<ClipConfig> {
     match name {
         "tiny" => Ok(clip(128, 2, 4, 128, 2, 4, 16, 128)),
         "small" => Ok(clip(256, 4, 4, 256, 4, 4, 8, 256)),
-        other => Err(VladaptError::Invalid(format!(
-            "--preset {other}: unknown preset (known: {})",
-            PRESETS.join(", ")
-        ))),
+        other => Err(VladaptError::unknown_name(
+            "pretraining preset",
+            other,
+            PRESETS,
+        )),
     }
 }
 
@@ -141,21 +142,24 @@ impl Default for PretrainConfig {
 impl PretrainConfig {
     /// Check ranges, naming the field.
     pub fn validate(&self) -> Result<()> {
-        let bad = |f: &str, why: &str| Err(VladaptError::Invalid(format!("{f}: {why}")));
+        let bad = |key: &str, value: &dyn std::fmt::Display, allowed: &str| {
+            Err(VladaptError::config_value(key, value, allowed))
+        };
         if self.epochs == 0 {
-            return bad("epochs", "must be at least 1");
+            return bad("epochs", &self.epochs, "at least 1");
         }
         if self.batch_size < 2 {
             return bad(
                 "batch_size",
-                "must be at least 2 (contrastive loss needs negatives)",
+                &self.batch_size,
+                "at least 2 (contrastive loss needs negatives)",
             );
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
-            return bad("lr", "must be a positive number");
+            return bad("lr", &self.lr, "a positive number");
         }
         if self.min_lr < 0.0 || self.min_lr > self.lr {
-            return bad("min_lr", "must be in 0..=lr");
+            return bad("min_lr", &self.min_lr, &format!("0..={} (lr)", self.lr));
         }
         Ok(())
     }

@@ -3,12 +3,11 @@
 //! Images are decoded, resized and centre-cropped once and kept in memory as RGB8; captions
 //! are tokenized once.
 use crate::{Result, VladaptError};
-use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::Rng;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use vladapt_data::{BatchPlan, EpochSeed};
 use vladapt_image::{ImageLimits, Preprocess, RgbImage, TrainAugment};
 use vladapt_tokenizer::ClipTokenizer;
 
@@ -136,11 +135,13 @@ impl PairData {
             source.to_path_buf()
         };
         if !csv.is_file() {
-            return Err(VladaptError::Invalid(format!(
-                "{}: no such caption CSV (give a world directory with {CAPTIONS_CSV} or a CSV \
-                 file with `image,caption` columns)",
-                csv.display()
-            )));
+            return Err(VladaptError::argument(
+                csv.display().to_string(),
+                format!(
+                    "no such caption CSV (give a world directory with {CAPTIONS_CSV} or a CSV \
+                     file with `image,caption` columns)"
+                ),
+            ));
         }
         let rows = read_caption_csv(&csv)?;
         let mut index: HashMap<PathBuf, usize> = HashMap::new();
@@ -206,14 +207,29 @@ impl PairData {
     /// The epoch's plan: a permutation of the images, each with one sampled caption index.
     /// Depends only on `(seed, epoch)`, so a resumed run replays the same epochs.
     pub fn epoch_plan(&self, seed: u64, epoch: usize) -> Vec<(usize, usize)> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5052_4554_5241_494E);
-        rng.set_stream(epoch as u64 + 1);
-        let mut order: Vec<usize> = (0..self.len()).collect();
-        order.shuffle(&mut rng);
+        let plan = Self::batch_plan(seed, 1);
+        let mut rng = plan.epoch_rng(epoch as u64);
+        let order = plan.order_with(self.len(), &mut rng);
         order
             .into_iter()
             .map(|i| (i, rng.random_range(0..self.captions[i].len())))
             .collect()
+    }
+
+    /// Pretraining's [`BatchPlan`] with batches of `batch`: shuffled, `drop_last`, stream
+    /// `epoch + 1` of `seed ^ "PRETRAIN"`; the captions are drawn from the same stream after
+    /// the permutation ([`Self::epoch_plan`]).
+    pub fn batch_plan(seed: u64, batch: usize) -> BatchPlan {
+        BatchPlan {
+            seed,
+            seeding: EpochSeed::Stream {
+                salt: 0x5052_4554_5241_494E,
+                offset: 1,
+            },
+            batch,
+            shuffle: true,
+            drop_last: true,
+        }
     }
 
     /// Normalised CHW pixels of images `idx` (flattened `[B, 3, S, S]`), optionally augmented

@@ -143,7 +143,7 @@ fn io<T>(path: &Path, r: std::io::Result<T>) -> Result<T> {
 }
 
 fn json_string<T: Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| VladaptError::Invalid(e.to_string()))
+    serde_json::to_string_pretty(v).map_err(|e| VladaptError::serialize("a checkpoint file", e))
 }
 
 /// Load a checkpoint: state, parameters and optimiser state (from `dir`, or the complete
@@ -290,28 +290,32 @@ pub fn pretrain(
 ) -> Result<PretrainOutcome> {
     train.validate()?;
     model_cfg.validate(Path::new("<model config>"))?;
-    let tokenizer = ClipTokenizer::openai().map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
+    let tokenizer = ClipTokenizer::openai()?;
     if tokenizer.vocab_size() != model_cfg.text.vocab_size {
-        return Err(VladaptError::Invalid(format!(
-            "model vocab_size {} differs from the CLIP tokenizer's {}",
+        return Err(VladaptError::config_value(
+            "text_cfg.vocab_size",
             model_cfg.text.vocab_size,
-            tokenizer.vocab_size()
-        )));
+            format!(
+                "{}, the CLIP tokenizer's vocabulary",
+                tokenizer.vocab_size()
+            ),
+        ));
     }
     let ckpt = run_dir.join("checkpoint");
     let found = complete_dir(&ckpt, "state.json");
     if !resume && (found.is_some() || ckpt.exists()) {
-        return Err(VladaptError::Invalid(format!(
-            "{}: a checkpoint exists; pass --resume to continue it or choose another output \
-             directory",
-            ckpt.display()
-        )));
+        return Err(VladaptError::RunDir {
+            dir: ckpt.clone(),
+            reason: "a checkpoint exists; pass --resume to continue it or choose another output \
+                     directory"
+                .into(),
+        });
     }
     if resume && found.is_none() {
-        return Err(VladaptError::Invalid(format!(
-            "--resume: {} has no checkpoint/state.json",
-            run_dir.display()
-        )));
+        return Err(VladaptError::RunDir {
+            dir: run_dir.to_path_buf(),
+            reason: "--resume: no checkpoint/state.json to resume".into(),
+        });
     }
     let pairs = PairData::load(
         data,
@@ -321,12 +325,15 @@ pub fn pretrain(
     )?;
     let spe = pairs.len() / train.batch_size;
     if spe == 0 {
-        return Err(VladaptError::Invalid(format!(
-            "{}: {} images are fewer than one batch of {}",
-            pairs.csv.display(),
-            pairs.len(),
-            train.batch_size
-        )));
+        return Err(VladaptError::config_value(
+            "batch_size",
+            train.batch_size,
+            format!(
+                "at most the {} images of {}",
+                pairs.len(),
+                pairs.csv.display()
+            ),
+        ));
     }
     io(run_dir, std::fs::create_dir_all(run_dir))?;
     let (mut params, mut opt, start_epoch, mut step, mut epoch_losses) = if resume {
@@ -404,8 +411,7 @@ pub fn pretrain(
     while epoch < stop {
         let plan = pairs.epoch_plan(train.seed, epoch);
         let mut sum = 0.0;
-        for b in 0..spe {
-            let batch = &plan[b * train.batch_size..(b + 1) * train.batch_size];
+        for batch in PairData::batch_plan(train.seed, train.batch_size).cut(&plan) {
             let idx: Vec<usize> = batch.iter().map(|&(i, _)| i).collect();
             let ids: Vec<Vec<u32>> = batch
                 .iter()
@@ -423,11 +429,15 @@ pub fn pretrain(
             let loss_value = to_vec_f32(&loss)[0];
             if !loss_value.is_finite() {
                 let _ = writeln!(log, "step {step}: non-finite loss {loss_value}; stopped");
-                return Err(VladaptError::Invalid(format!(
-                    "non-finite loss ({loss_value}) at step {step} (epoch {epoch}); the last good \
-                     checkpoint is kept in {} — lower --lr or check the data",
-                    ckpt.display()
-                )));
+                return Err(VladaptError::NonFiniteLoss {
+                    step,
+                    epoch,
+                    loss: loss_value,
+                    kept: format!(
+                        "the last good checkpoint is kept in {} — lower --lr or check the data",
+                        ckpt.display()
+                    ),
+                });
             }
             let grads = loss.backward();
             let g = params
@@ -435,8 +445,8 @@ pub fn pretrain(
                 .into_iter()
                 .zip(params.entries())
                 .map(|(g, p)| {
-                    g.ok_or_else(|| {
-                        VladaptError::Invalid(format!("`{}` received no gradient", p.name))
+                    g.ok_or_else(|| VladaptError::NoGradient {
+                        tensor: p.name.clone(),
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;

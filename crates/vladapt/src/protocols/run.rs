@@ -1,7 +1,7 @@
 //! One training run under a protocol, evaluated as the papers do.
 use crate::methods::{ClassSet, MethodKind};
 use crate::models::clip::ClipPipeline;
-use crate::tensor_io::write_atomic;
+
 use crate::train::run_dir::RunLog;
 use crate::train::{evaluate, train, EvalResult, Protocol, RunConfig, TrainData, TrainOptions};
 use crate::{Result, VladaptError};
@@ -96,18 +96,18 @@ fn check_same_run(
     }
     if out.join("adapter_config.json").is_file() {
         let ac = crate::train::run_dir::AdapterConfig::load(out)?;
-        ac.check_base(clip, out).map_err(|e| {
-            VladaptError::Invalid(format!(
-                "{} holds a finished run on another base model: {e}; {how}",
-                out.display()
-            ))
+        ac.check_base(clip, out).map_err(|e| VladaptError::RunDir {
+            dir: out.to_path_buf(),
+            reason: format!("holds a finished run on another base model: {e}; {how}"),
         })?;
         if ac.dataset != dataset {
-            return Err(VladaptError::Invalid(format!(
-                "{} holds a finished run on dataset {}, not {dataset}; {how}",
-                out.display(),
-                ac.dataset
-            )));
+            return Err(VladaptError::RunDir {
+                dir: out.to_path_buf(),
+                reason: format!(
+                    "holds a finished run on dataset {}, not {dataset}; {how}",
+                    ac.dataset
+                ),
+            });
         }
     }
     Ok(())
@@ -289,10 +289,7 @@ pub fn run_one(pipe: &ClipPipeline, dataset: &Dataset, spec: &RunSpec) -> Result
         &format!("{} {}", result.method, dataset.name),
         &result.base.confusion,
     );
-    write_atomic(
-        &res_path,
-        &serde_json::to_vec_pretty(&result).map_err(|e| VladaptError::Invalid(e.to_string()))?,
-    )?;
+    crate::io::write_json_atomic(&res_path, &result)?;
     Ok(result)
 }
 

@@ -8,7 +8,7 @@ use crate::models::clip::ClipPipeline;
 use crate::tensor_io::write_atomic;
 use crate::train::run_dir::load_adapter;
 use crate::train::{evaluate, RunConfig};
-use crate::{Result, VladaptError};
+use crate::Result;
 use std::path::Path;
 use vladapt_data::metrics::mean_std;
 use vladapt_data::Dataset;
@@ -26,10 +26,7 @@ pub struct SuiteOptions<'a> {
 }
 
 fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<()> {
-    write_atomic(
-        path,
-        &serde_json::to_vec_pretty(v).map_err(|e| VladaptError::Invalid(e.to_string()))?,
-    )
+    crate::io::write_json_atomic(path, v)
 }
 
 /// Base-to-novel: every method × seed on `dataset`; table of Base / Novel / HM (mean over seeds).

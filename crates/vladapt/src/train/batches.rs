@@ -1,33 +1,23 @@
-//! The trainer's batch planner, shared by every task: a seeded permutation per epoch cut into
-//! batches. Depends only on `(seed, epoch, n, batch)`, so a resumed run replays the same batches.
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
+//! The trainer's batch plan, shared by every task: [`vladapt_data::BatchPlan::trainer`] (a
+//! seeded permutation per epoch cut into batches). Depends only on `(seed, epoch, n, batch)`,
+//! so a resumed run replays the same batches.
+use vladapt_data::BatchPlan;
 
 /// The batches of 0-based `epoch` over `n` samples: the samples in a ChaCha8 permutation seeded
 /// with `seed ^ epoch·0x9E3779B97F4A7C15`, cut into `n / batch` full batches (the remainder is
 /// dropped, PyTorch's `drop_last=True`); with fewer than `batch` samples, one batch of all of
-/// them. `batch` 0 is treated as 1.
+/// them (with none, one empty batch: the task then reports that it has no samples). `batch` 0
+/// is treated as 1.
 pub fn epoch_batches(seed: u64, epoch: usize, n: usize, batch: usize) -> Vec<Vec<usize>> {
-    let bs = batch.max(1);
-    let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(
-        seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    ));
-    if n >= bs {
-        order.chunks_exact(bs).map(|c| c.to_vec()).collect()
-    } else {
-        vec![order]
+    if n == 0 {
+        return vec![Vec::new()];
     }
+    BatchPlan::trainer(seed, batch).batches(epoch as u64, n)
 }
 
 /// Optimiser steps per epoch for `n` samples in batches of `batch` (see [`epoch_batches`]).
 pub fn steps_per_epoch(n: usize, batch: usize) -> usize {
-    let bs = batch.max(1);
-    if n >= bs {
-        n / bs
-    } else {
-        1
-    }
+    BatchPlan::trainer(0, batch).num_batches(n).max(1)
 }
 
 #[cfg(test)]

@@ -15,9 +15,11 @@ impl Protocol {
         match s {
             "few-shot" | "fewshot" => Ok(Self::FewShot),
             "base2novel" | "base-to-novel" | "b2n" => Ok(Self::Base2novel),
-            other => Err(VladaptError::Invalid(format!(
-                "unknown protocol `{other}` (few-shot, base2novel)"
-            ))),
+            other => Err(VladaptError::unknown_name(
+                "protocol",
+                other,
+                ["few-shot", "base2novel"],
+            )),
         }
     }
 }
@@ -152,12 +154,9 @@ impl RunConfig {
     /// `train.schedule.max_epoch=20`, `method.n_ctx=8`, `train.batch_size=8`). Values are parsed
     /// as JSON when possible, else taken as strings. Unknown keys are an error naming them.
     pub fn apply_overrides(&mut self, sets: &[String]) -> Result<()> {
-        let mut v =
-            serde_json::to_value(&*self).map_err(|e| VladaptError::Invalid(e.to_string()))?;
+        let mut mine = Vec::new();
         for s in sets {
-            let (key, val) = s
-                .split_once('=')
-                .ok_or_else(|| VladaptError::Invalid(format!("--set {s}: expected key=value")))?;
+            let (key, val) = crate::overrides::split(s)?;
             // `METHOD:key=value` applies only to that method (one command, several methods).
             let key = match key.split_once(':') {
                 Some((m, rest)) => {
@@ -168,41 +167,21 @@ impl RunConfig {
                 }
                 None => key,
             };
-            let parsed: serde_json::Value = serde_json::from_str(val)
-                .unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
-            let mut cur = &mut v;
-            let parts: Vec<&str> = key.split('.').collect();
-            for (i, part) in parts.iter().enumerate() {
-                let obj = cur.as_object_mut().ok_or_else(|| {
-                    VladaptError::Invalid(format!("--set {key}: `{part}` is not inside a table"))
-                })?;
-                if i + 1 == parts.len() {
-                    if !obj.contains_key(*part) {
-                        return Err(VladaptError::Invalid(format!(
-                            "--set {key}: unknown key `{part}` (known: {})",
-                            obj.keys().cloned().collect::<Vec<_>>().join(", ")
-                        )));
-                    }
-                    obj.insert(part.to_string(), parsed.clone());
-                    break;
-                }
-                cur = obj.get_mut(*part).ok_or_else(|| {
-                    VladaptError::Invalid(format!("--set {key}: unknown key `{part}`"))
-                })?;
-            }
+            mine.push((key, val));
         }
-        *self =
-            serde_json::from_value(v).map_err(|e| VladaptError::Invalid(format!("--set: {e}")))?;
-        self.validate()
-            .map_err(|m| VladaptError::Invalid(format!("--set: {m}")))?;
-        self.train.check_devices()
+        let new: Self = crate::overrides::apply(&*self, &mine)?;
+        new.validate()?;
+        new.train.check_devices()?;
+        *self = new;
+        Ok(())
     }
 
-    /// Values that parse but make no sense, with the valid range: `Err(message)`.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        fn range(key: &str, v: usize, lo: usize, hi: usize) -> std::result::Result<(), String> {
+    /// Values that parse but make no sense: a [`ConfigValue`](VladaptError::ConfigValue)
+    /// error naming the key and the valid range.
+    pub fn validate(&self) -> Result<()> {
+        fn range(key: &str, v: usize, lo: usize, hi: usize) -> Result<()> {
             if v < lo || v > hi {
-                return Err(format!("{key} = {v} is out of range (valid: {lo}..={hi})"));
+                return Err(VladaptError::config_value(key, v, format!("{lo}..={hi}")));
             }
             Ok(())
         }
@@ -243,7 +222,7 @@ impl RunConfig {
         } else {
             toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         };
-        cfg.validate().map_err(|m| VladaptError::config(path, m))?;
+        cfg.validate().map_err(|e| e.in_file(path))?;
         cfg.train.check_devices()?;
         Ok(cfg)
     }
@@ -263,7 +242,7 @@ mod tests {
         for kind in [MethodKind::Zeroshot, MethodKind::LinearProbe] {
             let c = RunConfig::preset(kind, Protocol::FewShot, 16, 1);
             assert_eq!(c.epochs(), 0, "{kind:?}");
-            assert_eq!(c.validate(), Ok(()), "{kind:?}");
+            c.validate().unwrap();
         }
         let mut coop = RunConfig::preset(MethodKind::Coop, Protocol::FewShot, 16, 1);
         coop.train.schedule.max_epoch = 0;

@@ -180,10 +180,11 @@ impl GroundingRunConfig {
                 ..official(30, 20)
             },
             other => {
-                return Err(VladaptError::Invalid(format!(
-                    "unknown grounding recipe `{other}` (known: {})",
-                    RECIPES.join(", ")
-                )))
+                return Err(VladaptError::unknown_name(
+                    "grounding recipe",
+                    other,
+                    RECIPES,
+                ))
             }
         };
         let cfg = Self {
@@ -192,16 +193,22 @@ impl GroundingRunConfig {
             train,
             seed,
         };
-        cfg.validate().map_err(VladaptError::Invalid)?;
+        cfg.check()?;
         Ok(cfg)
     }
 
-    /// Values that parse but make no sense, with the valid range: `Err(message)`.
+    /// [`check`](Self::check) as a message (for callers not yet on the typed error).
     pub fn validate(&self) -> std::result::Result<(), String> {
+        self.check().map_err(|e| e.to_string())
+    }
+
+    /// Values that parse but make no sense: a [`ConfigValue`](VladaptError::ConfigValue)
+    /// error naming the key and the valid range.
+    pub fn check(&self) -> Result<()> {
         let t = &self.train;
         let urange = |key: &str, v: usize, lo: usize, hi: usize| {
             if v < lo || v > hi {
-                Err(format!("{key} = {v} is out of range (valid: {lo}..={hi})"))
+                Err(VladaptError::config_value(key, v, format!("{lo}..={hi}")))
             } else {
                 Ok(())
             }
@@ -226,21 +233,18 @@ impl GroundingRunConfig {
             ("train.weight_decay", t.weight_decay),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!(
-                    "{key} = {v} is out of range (valid: a finite number ≥ 0)"
-                ));
+                return Err(VladaptError::config_value(key, v, "a finite number ≥ 0"));
             }
         }
         if !(t.gamma.is_finite() && t.gamma > 0.0 && t.gamma <= 1.0) {
-            return Err(format!(
-                "train.gamma = {} is out of range (valid: (0, 1])",
-                t.gamma
-            ));
+            return Err(VladaptError::config_value("train.gamma", t.gamma, "(0, 1]"));
         }
         if let Some(c) = t.grad_clip {
             if !(c.is_finite() && c > 0.0) {
-                return Err(format!(
-                    "train.grad_clip = {c} must be a positive number, or null for no clipping"
+                return Err(VladaptError::config_value(
+                    "train.grad_clip",
+                    c,
+                    "a positive number, or null for no clipping",
                 ));
             }
         }
@@ -251,37 +255,12 @@ impl GroundingRunConfig {
     /// `train.lr.rest=3e-4`, `train.grad_clip=null`). Values are parsed as JSON when possible,
     /// else taken as strings. Unknown keys are an error naming them.
     pub fn apply_overrides(&mut self, sets: &[String]) -> Result<()> {
-        let mut v =
-            serde_json::to_value(&*self).map_err(|e| VladaptError::Invalid(e.to_string()))?;
-        for s in sets {
-            let (key, val) = s
-                .split_once('=')
-                .ok_or_else(|| VladaptError::Invalid(format!("--set {s}: expected key=value")))?;
-            let parsed: serde_json::Value = serde_json::from_str(val)
-                .unwrap_or_else(|_| serde_json::Value::String(val.to_string()));
-            let parts: Vec<&str> = key.split('.').collect();
-            let mut cur = &mut v;
-            for (i, part) in parts.iter().enumerate() {
-                let obj = cur.as_object_mut().ok_or_else(|| {
-                    VladaptError::Invalid(format!("--set {key}: `{part}` is not inside a table"))
-                })?;
-                if !obj.contains_key(*part) {
-                    return Err(VladaptError::Invalid(format!(
-                        "--set {key}: unknown key `{part}` (known: {})",
-                        obj.keys().cloned().collect::<Vec<_>>().join(", ")
-                    )));
-                }
-                if i + 1 == parts.len() {
-                    obj.insert(part.to_string(), parsed.clone());
-                    break;
-                }
-                cur = obj.get_mut(*part).expect("checked above");
-            }
-        }
-        let new: Self =
-            serde_json::from_value(v).map_err(|e| VladaptError::Invalid(format!("--set: {e}")))?;
-        new.validate()
-            .map_err(|m| VladaptError::Invalid(format!("--set: {m}")))?;
+        let sets = sets
+            .iter()
+            .map(|s| crate::overrides::split(s))
+            .collect::<Result<Vec<_>>>()?;
+        let new: Self = crate::overrides::apply(&*self, &sets)?;
+        new.check()?;
         new.train.check_devices()?;
         *self = new;
         Ok(())
@@ -295,7 +274,7 @@ impl GroundingRunConfig {
         } else {
             toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         };
-        cfg.validate().map_err(|m| VladaptError::config(path, m))?;
+        cfg.check().map_err(|e| e.in_file(path))?;
         cfg.train.check_devices()?;
         Ok(cfg)
     }

@@ -61,21 +61,26 @@ pub fn giou(pred: Tensor<2>, target: Tensor<2>) -> Tensor<2> {
 pub fn l1_giou_loss(pred: Tensor<2>, target: Tensor<2>) -> Result<GroundingLoss> {
     let [b, k] = pred.dims();
     if k != 4 || target.dims() != [b, 4] {
-        return Err(VladaptError::Invalid(format!(
-            "grounding loss: predicted boxes {:?} and targets {:?} must both be [B, 4]",
-            pred.dims(),
-            target.dims()
-        )));
+        return Err(VladaptError::Shape {
+            what: "grounding loss: predicted boxes and targets".into(),
+            expected: "[B, 4] both".into(),
+            actual: format!("{:?} and {:?}", pred.dims(), target.dims()),
+        });
     }
     if b == 0 {
-        return Err(VladaptError::Invalid("grounding loss: empty batch".into()));
+        return Err(VladaptError::Shape {
+            what: "grounding loss: batch".into(),
+            expected: "at least one box".into(),
+            actual: "[0, 4]".into(),
+        });
     }
     let host = crate::tensor_io::to_vec_f32(&target);
     for (i, r) in host.chunks(4).enumerate() {
         if r.iter().any(|v| !v.is_finite()) || r[2] < 0.0 || r[3] < 0.0 {
-            return Err(VladaptError::Invalid(format!(
-                "grounding loss: target box {i} = {r:?} is not a finite (cx, cy, w, h) with w, h ≥ 0"
-            )));
+            return Err(VladaptError::argument(
+                "grounding loss",
+                format!("target box {i} = {r:?} is not a finite (cx, cy, w, h) with w, h ≥ 0"),
+            ));
         }
     }
     let l1 = (pred.clone() - target.clone())

@@ -54,11 +54,8 @@ pub fn inspect_step(
             .iter()
             .zip(method.params().grads(&grads))
         {
-            let g = g.ok_or_else(|| {
-                VladaptError::Invalid(format!(
-                    "tensor `{}` received no gradient: it does not reach the loss",
-                    p.name
-                ))
+            let g = g.ok_or_else(|| VladaptError::NoGradient {
+                tensor: p.name.clone(),
             })?;
             grads_out.push((p.name.clone(), p.shape.clone(), to_vec_f32(&g)));
         }

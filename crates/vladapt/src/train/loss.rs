@@ -8,17 +8,19 @@ use burn::tensor::{Tensor, TensorData};
 pub fn cross_entropy(logits: Tensor<2>, labels: &[usize]) -> Result<Tensor<1>> {
     let [b, c] = logits.dims();
     if labels.len() != b {
-        return Err(VladaptError::Invalid(format!(
-            "{} labels for a batch of {b}",
-            labels.len()
-        )));
+        return Err(VladaptError::Shape {
+            what: "labels".into(),
+            expected: format!("[{b}] (one per image of the batch)"),
+            actual: format!("[{}]", labels.len()),
+        });
     }
     let mut onehot = vec![0f32; b * c];
     for (i, &y) in labels.iter().enumerate() {
         if y >= c {
-            return Err(VladaptError::Invalid(format!(
-                "label {y} is outside the {c} classes"
-            )));
+            return Err(VladaptError::argument(
+                "labels",
+                format!("label {y} is outside the {c} classes"),
+            ));
         }
         onehot[i * c + y] = 1.0;
     }

@@ -108,12 +108,11 @@ impl Optimizer {
         lrs: &[f64],
     ) -> Result<f64> {
         if grads.len() != params.entries().len() || lrs.len() != grads.len() {
-            return Err(VladaptError::Invalid(format!(
-                "{} gradients and {} learning rates for {} parameters",
-                grads.len(),
-                lrs.len(),
-                params.entries().len()
-            )));
+            return Err(VladaptError::Shape {
+                what: "optimiser step: gradients / learning rates".into(),
+                expected: format!("one of each per parameter ({})", params.entries().len()),
+                actual: format!("{} gradients and {} learning rates", grads.len(), lrs.len()),
+            });
         }
         let norm = Self::grad_norm(&grads);
         let clip = match self.config.grad_clip {
@@ -197,35 +196,31 @@ impl Optimizer {
             .map(|p| p.value.device())
             .unwrap_or_default();
         for (name, vals) in tensors {
-            let (prefix, idx) = name.split_once('.').ok_or_else(|| {
-                VladaptError::Invalid(format!(
-                    "optimiser state tensor `{name}` has an unknown name"
-                ))
-            })?;
-            let i: usize = idx.parse().map_err(|_| {
-                VladaptError::Invalid(format!(
-                    "optimiser state tensor `{name}` has an unknown name"
-                ))
-            })?;
+            let unknown = || VladaptError::Checkpoint {
+                source_name: "optimiser state".into(),
+                reason: format!("tensor `{name}` has an unknown name (expected m.N or v.N)"),
+            };
+            let (prefix, idx) = name.split_once('.').ok_or_else(unknown)?;
+            let i: usize = idx.parse().map_err(|_| unknown())?;
             let want = params
                 .entries()
                 .get(i)
                 .map(|p| p.shape.iter().product::<usize>());
             if want != Some(vals.len()) {
-                return Err(VladaptError::Invalid(format!(
-                    "optimiser state tensor `{name}` does not fit the parameters"
-                )));
+                return Err(VladaptError::Checkpoint {
+                    source_name: "optimiser state".into(),
+                    reason: format!(
+                        "tensor `{name}` has {} values; the parameters need {want:?}",
+                        vals.len()
+                    ),
+                });
             }
             let n = vals.len();
             let t = Tensor::from_data(TensorData::new(vals, [n]), &device);
             match prefix {
                 "m" => self.m[i] = Some(t),
                 "v" => self.v[i] = Some(t),
-                _ => {
-                    return Err(VladaptError::Invalid(format!(
-                        "optimiser state tensor `{name}` has an unknown name"
-                    )))
-                }
+                _ => return Err(unknown()),
             }
         }
         self.steps = steps;

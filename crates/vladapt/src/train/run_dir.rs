@@ -155,7 +155,7 @@ impl AdapterConfig {
         // The same ranges as a run config given to `train`, for the method the adapter is built with.
         let mut run = cfg.run.clone();
         run.method = cfg.method.clone();
-        run.validate().map_err(|m| VladaptError::config(&p, m))?;
+        run.validate().map_err(|e| e.in_file(&p))?;
         Ok(cfg)
     }
 
@@ -175,8 +175,8 @@ impl AdapterConfig {
 /// Write the final adapter files into `dir`.
 pub fn save_adapter(dir: &Path, params: &Params, config: &AdapterConfig) -> Result<()> {
     params.save(&dir.join("adapter.safetensors"))?;
-    let json =
-        serde_json::to_vec_pretty(config).map_err(|e| VladaptError::Invalid(e.to_string()))?;
+    let json = serde_json::to_vec_pretty(config)
+        .map_err(|e| VladaptError::serialize("adapter_config.json", e))?;
     write_atomic(&dir.join("adapter_config.json"), &json)
 }
 

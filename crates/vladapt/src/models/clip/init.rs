@@ -354,16 +354,22 @@ impl ClipModel {
             .entries()
             .first()
             .map(|p| p.value.device())
-            .ok_or_else(|| VladaptError::Invalid("empty CLIP parameter set".into()))?;
+            .ok_or_else(|| VladaptError::Checkpoint {
+                source_name: "CLIP parameter set".into(),
+                reason: "it is empty".into(),
+            })?;
         let mut model = Self::skeleton(config, &device);
         let mut take = Take { params, next: 0 };
         model.visit_params(&mut take)?;
         let want = take.next;
         if params.entries().len() != want {
-            return Err(VladaptError::Invalid(format!(
-                "CLIP parameter set has {} tensors, the config implies {want}",
-                params.entries().len()
-            )));
+            return Err(VladaptError::Checkpoint {
+                source_name: "CLIP parameter set".into(),
+                reason: format!(
+                    "{} tensors, the config implies {want}",
+                    params.entries().len()
+                ),
+            });
         }
         Ok(model)
     }
@@ -427,16 +433,22 @@ impl ParamVisitor for Take<'_> {
         t: &mut Tensor<D>,
     ) -> Result<()> {
         let Some(p) = self.params.entries().get(self.next) else {
-            return Err(VladaptError::Invalid(format!(
-                "CLIP parameter set has {} tensors, the config implies more (next: `{name}` {shape:?})",
-                self.params.entries().len()
-            )));
+            return Err(VladaptError::Checkpoint {
+                source_name: "CLIP parameter set".into(),
+                reason: format!(
+                    "{} tensors, the config implies more (next: `{name}` {shape:?})",
+                    self.params.entries().len()
+                ),
+            });
         };
         if p.name != name || p.shape != shape {
-            return Err(VladaptError::Invalid(format!(
-                "CLIP parameter `{}` {:?} does not match the config's `{name}` {shape:?}",
-                p.name, p.shape
-            )));
+            return Err(VladaptError::Checkpoint {
+                source_name: "CLIP parameter set".into(),
+                reason: format!(
+                    "parameter `{}` {:?} does not match the config's `{name}` {shape:?}",
+                    p.name, p.shape
+                ),
+            });
         }
         *t = p.value.clone().reshape(shape);
         self.next += 1;

@@ -26,6 +26,7 @@ pub struct ModelFiles {
 pub fn detect(dir: &Path) -> Result<ModelFiles> {
     if dir.is_file() {
         return Err(VladaptError::NotAModel {
+            kind: "CLIP",
             dir: dir.into(),
             reason: "this is a file; --model takes the model's directory (the one holding \
                      config.json + model.safetensors or open_clip_config.json + \
@@ -35,6 +36,7 @@ pub fn detect(dir: &Path) -> Result<ModelFiles> {
     }
     if !dir.is_dir() {
         return Err(VladaptError::NotAModel {
+            kind: "CLIP",
             dir: dir.into(),
             reason: "directory does not exist".into(),
         });
@@ -51,9 +53,10 @@ pub fn detect(dir: &Path) -> Result<ModelFiles> {
             });
         }
         if let Some(p) = pickled(&["open_clip_pytorch_model.bin"]) {
-            return Err(VladaptError::NotAModel { dir: dir.into(), reason: format!("only the pickled {p} is present; vladapt loads safetensors only (pickles can run code). Convert it: python -c \"import torch,safetensors.torch as s; s.save_file(torch.load('{p}'), 'open_clip_model.safetensors')\"") });
+            return Err(VladaptError::NotAModel { kind: "CLIP", dir: dir.into(), reason: format!("only the pickled {p} is present; vladapt loads safetensors only (pickles can run code). Convert it: python -c \"import torch,safetensors.torch as s; s.save_file(torch.load('{p}'), 'open_clip_model.safetensors')\"") });
         }
         return Err(VladaptError::NotAModel {
+            kind: "CLIP",
             dir: dir.into(),
             reason: "open_clip_config.json found but open_clip_model.safetensors is missing".into(),
         });
@@ -69,14 +72,15 @@ pub fn detect(dir: &Path) -> Result<ModelFiles> {
             }
         }
         if let Some(p) = pickled(&["pytorch_model.bin"]) {
-            return Err(VladaptError::NotAModel { dir: dir.into(), reason: format!("only the pickled {p} is present; vladapt loads safetensors only (pickles can run code). Convert with transformers: CLIPModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)") });
+            return Err(VladaptError::NotAModel { kind: "CLIP", dir: dir.into(), reason: format!("only the pickled {p} is present; vladapt loads safetensors only (pickles can run code). Convert with transformers: CLIPModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)") });
         }
         return Err(VladaptError::NotAModel {
+            kind: "CLIP",
             dir: dir.into(),
             reason: "config.json found but model.safetensors is missing".into(),
         });
     }
-    Err(VladaptError::NotAModel { dir: dir.into(), reason: "expected config.json + model.safetensors (Hugging Face) or open_clip_config.json + open_clip_model.safetensors (OpenCLIP)".into() })
+    Err(VladaptError::NotAModel { kind: "CLIP", dir: dir.into(), reason: "expected config.json + model.safetensors (Hugging Face) or open_clip_config.json + open_clip_model.safetensors (OpenCLIP)".into() })
 }
 
 /// Tensors that checkpoints carry but the model does not need (buffers).

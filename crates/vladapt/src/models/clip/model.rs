@@ -98,11 +98,14 @@ impl ImageTower {
 }
 
 fn not_a_vit(method: &str, r: &ResNetTower) -> VladaptError {
-    VladaptError::Invalid(format!(
-        "{method} needs a ViT image tower; this model's image tower is a ResNet \
-         (vision_cfg.layers = {:?})",
-        r.dims.layers
-    ))
+    VladaptError::Unsupported {
+        what: method.to_string(),
+        reason: format!(
+            "needs a ViT image tower; this model's image tower is a ResNet \
+             (vision_cfg.layers = {:?})",
+            r.dims.layers
+        ),
+    }
 }
 
 /// L2-normalise the rows of `[N, D]`.

@@ -31,8 +31,7 @@ impl ClipPipeline {
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let files = detect(dir)?;
         let model = load_clip(dir, device)?;
-        let (tokenizer, source) =
-            ClipTokenizer::from_dir(dir).map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
+        let (tokenizer, source) = ClipTokenizer::from_dir(dir)?;
         tracing::info!("tokenizer: {source}");
         let size = model.config.vision.image_size as u32;
         let preprocess = match files.layout {

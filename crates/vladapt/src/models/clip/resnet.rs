@@ -133,10 +133,11 @@ impl ResNetTower {
     pub fn load(v: &View<'_>, dims: &ResNetDims, proj_dim: usize, device: &Device) -> Result<Self> {
         let w = dims.width;
         if dims.layers.len() != 4 || dims.layers.contains(&0) {
-            return Err(VladaptError::Invalid(format!(
-                "vision_cfg.layers = {:?}: a ModifiedResNet has four stages of at least one block",
-                dims.layers
-            )));
+            return Err(VladaptError::config_value(
+                "vision_cfg.layers",
+                format!("{:?}", dims.layers),
+                "four stages of at least one block (a ModifiedResNet)",
+            ));
         }
         let stem = [
             conv_bn(v, "conv1", "bn1", (3, w / 2, 3, 2), device)?,
@@ -201,9 +202,11 @@ impl ResNetTower {
         let [b, c, h, w] = pixels.dims();
         let s = self.dims.image_size;
         if c != 3 || h != s || w != s {
-            return Err(VladaptError::Invalid(format!(
-                "pixel tensor has shape [{b}, {c}, {h}, {w}], the model expects [B, 3, {s}, {s}]"
-            )));
+            return Err(VladaptError::Shape {
+                what: "pixel tensor".into(),
+                expected: format!("[B, 3, {s}, {s}] (this model's image size)"),
+                actual: format!("[{b}, {c}, {h}, {w}]"),
+            });
         }
         let f = self.trunk(pixels);
         let [b, d, gh, gw] = f.dims();

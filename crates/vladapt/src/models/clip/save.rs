@@ -54,8 +54,10 @@ fn hf_name(name: &str) -> Result<(String, ToHf)> {
     if name == "logit_scale" {
         return Ok((name.into(), ToHf::Scalar));
     }
-    let unknown =
-        || VladaptError::Invalid(format!("no Hugging Face name for CLIP tensor `{name}`"));
+    let unknown = || VladaptError::Checkpoint {
+        source_name: "Hugging Face layout".into(),
+        reason: format!("no Hugging Face name for CLIP tensor `{name}`"),
+    };
     let (tower, rest) = name.split_once('.').ok_or_else(unknown)?;
     let (model, proj) = match tower {
         "text" => ("text_model", "text_projection"),
@@ -121,9 +123,9 @@ impl ClipModel {
     /// parameter tree ([`ClipModel::to_params`]).
     pub fn hf_tensors(&self) -> Result<Named> {
         let mut out: Named = Vec::new();
-        let params = self.to_params().map_err(|e| {
-            VladaptError::Invalid(format!("saving in the Hugging Face layout: {e}"))
-        })?;
+        let params = self
+            .to_params()
+            .map_err(|e| VladaptError::serialize("the Hugging Face layout", e))?;
         for p in params.entries() {
             let (hf, how) = hf_name(&p.name)?;
             let vals = to_vec_f32(&p.value);
@@ -138,9 +140,12 @@ impl ClipModel {
                     out.push((hf, vec![d, 3, side, side], transpose(&vals, k, d)));
                 }
                 ToHf::SplitQkv => {
-                    let (prefix, kind) = hf.rsplit_once('.').ok_or_else(|| {
-                        VladaptError::Invalid(format!("no Hugging Face name for `{}`", p.name))
-                    })?;
+                    let (prefix, kind) =
+                        hf.rsplit_once('.')
+                            .ok_or_else(|| VladaptError::Checkpoint {
+                                source_name: "Hugging Face layout".into(),
+                                reason: format!("no Hugging Face name for `{}`", p.name),
+                            })?;
                     let d = s[0] / if s.len() == 1 { 3 } else { 1 };
                     // [d, 3d] (in, out) → [3d, d] (out, in): rows q | k | v.
                     let vals = if s.len() == 2 {
@@ -251,9 +256,7 @@ impl ClipModel {
                 "do_convert_rgb": true,
             }),
         )?;
-        tokenizer
-            .save_hf(tmp)
-            .map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
+        tokenizer.save_hf(tmp)?;
         let tc_path = tmp.join("tokenizer_config.json");
         let text = std::fs::read_to_string(&tc_path).map_err(|e| VladaptError::io(&tc_path, e))?;
         let mut tc: serde_json::Value = serde_json::from_str(&text)

@@ -60,17 +60,21 @@ impl TextTower {
         let mut flat = Vec::with_capacity(n * t);
         for row in ids {
             if row.len() != t {
-                return Err(VladaptError::Invalid(format!(
-                    "token rows have different lengths ({} vs {t})",
-                    row.len()
-                )));
+                return Err(VladaptError::Shape {
+                    what: "token rows".into(),
+                    expected: format!("rows of equal length ({t}, the first row's)"),
+                    actual: format!("a row of length {}", row.len()),
+                });
             }
             for &id in row {
                 if id as usize >= self.config.vocab_size {
-                    return Err(VladaptError::Invalid(format!(
-                        "token id {id} is outside the vocabulary of size {}",
-                        self.config.vocab_size
-                    )));
+                    return Err(VladaptError::argument(
+                        "token ids",
+                        format!(
+                            "token id {id} is outside the vocabulary of size {}",
+                            self.config.vocab_size
+                        ),
+                    ));
                 }
                 flat.push(id as i64);
             }
@@ -144,16 +148,19 @@ impl TextTower {
     /// reach the EOT output (methods.md §6.12). Returns unnormalised features `[N, proj]`.
     pub fn encode_ids(&self, ids: &[Vec<u32>], hook: &dyn TowerHook) -> Result<Tensor<2>> {
         if ids.is_empty() {
-            return Err(VladaptError::Invalid("no text to encode".into()));
+            return Err(VladaptError::argument("token ids", "no text to encode"));
         }
         let eot = eot_positions(ids);
         let keep = eot.iter().copied().max().unwrap_or(0) + 1;
         if ids[0].len() > self.config.context_length {
-            return Err(VladaptError::Invalid(format!(
-                "token rows of length {} exceed the context length {}",
-                ids[0].len(),
-                self.config.context_length
-            )));
+            return Err(VladaptError::Shape {
+                what: "token rows".into(),
+                expected: format!(
+                    "[N, ≤ {}] (at most the context length)",
+                    self.config.context_length
+                ),
+                actual: format!("[{}, {}]", ids.len(), ids[0].len()),
+            });
         }
         let cut: Vec<Vec<u32>> = ids
             .iter()

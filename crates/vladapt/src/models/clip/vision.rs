@@ -63,9 +63,11 @@ impl VisionTower {
         let [b, c, h, w] = pixels.dims();
         let s = self.config.image_size;
         if c != 3 || h != s || w != s {
-            return Err(VladaptError::Invalid(format!(
-                "pixel tensor has shape [{b}, {c}, {h}, {w}], the model expects [B, 3, {s}, {s}]"
-            )));
+            return Err(VladaptError::Shape {
+                what: "pixel tensor".into(),
+                expected: format!("[B, 3, {s}, {s}] (this model's image size)"),
+                actual: format!("[{b}, {c}, {h}, {w}]"),
+            });
         }
         let p = self.config.patch_size;
         let g = self.config.grid();

@@ -15,29 +15,35 @@ pub fn ensemble_text_features(
     templates: &[String],
 ) -> Result<Tensor<2>> {
     if templates.is_empty() {
-        return Err(VladaptError::Invalid(
-            "at least one template is needed".into(),
+        return Err(VladaptError::argument(
+            "templates",
+            "at least one template is needed",
         ));
     }
     if classes.is_empty() {
-        return Err(VladaptError::Invalid("the class list is empty".into()));
+        return Err(VladaptError::argument(
+            "class names",
+            "the class list is empty",
+        ));
     }
     let ctx = clip.config.text.context_length;
     let mut sum: Option<Tensor<2>> = None;
     for t in templates {
         if !t.contains("{}") {
-            return Err(VladaptError::Invalid(format!(
-                "template `{t}` has no `{{}}` placeholder for the class name"
-            )));
+            return Err(VladaptError::argument(
+                "templates",
+                format!("template `{t}` has no `{{}}` placeholder for the class name"),
+            ));
         }
         let prompts: Vec<String> = classes
             .iter()
             .map(|c| vladapt_data::format_template(t, c))
             .collect();
         if let Some(p) = prompts.iter().find(|p| !tok.fits(p, ctx)) {
-            return Err(VladaptError::Invalid(format!(
-                "prompt `{p}` is longer than the context length {ctx}"
-            )));
+            return Err(VladaptError::argument(
+                "prompt",
+                format!("`{p}` is longer than the context length {ctx}"),
+            ));
         }
         let refs: Vec<&str> = prompts.iter().map(|s| s.as_str()).collect();
         let f = l2_normalize(clip.encode_text(&tok.tokenize_batch(&refs, ctx), &NoHook)?);
@@ -47,5 +53,5 @@ pub fn ensemble_text_features(
         });
     }
     sum.map(l2_normalize)
-        .ok_or_else(|| VladaptError::Invalid("no template given".into()))
+        .ok_or_else(|| VladaptError::argument("templates", "no template given"))
 }

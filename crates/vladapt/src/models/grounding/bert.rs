@@ -105,23 +105,24 @@ impl Bert {
         let c = &self.config;
         let l = ids.len() / batch.max(1);
         if ids.len() != batch * l || mask.len() != ids.len() || l == 0 {
-            return Err(VladaptError::Invalid(format!(
-                "text: {} ids and {} mask entries for batch {batch}",
-                ids.len(),
-                mask.len()
-            )));
+            return Err(VladaptError::Shape {
+                what: "text ids and mask".into(),
+                expected: format!("[{batch}, L] each, L ≥ 1"),
+                actual: format!("{} ids and {} mask entries", ids.len(), mask.len()),
+            });
         }
         if l > c.max_position {
-            return Err(VladaptError::Invalid(format!(
-                "text: length {l} exceeds BERT's {} positions",
-                c.max_position
-            )));
+            return Err(VladaptError::Shape {
+                what: "text ids".into(),
+                expected: format!("[{batch}, ≤ {}] (BERT's positions)", c.max_position),
+                actual: format!("[{batch}, {l}]"),
+            });
         }
         if let Some(bad) = ids.iter().find(|&&i| i < 0 || i as usize >= c.vocab_size) {
-            return Err(VladaptError::Invalid(format!(
-                "text: token id {bad} outside the vocabulary of {}",
-                c.vocab_size
-            )));
+            return Err(VladaptError::argument(
+                "text ids",
+                format!("token id {bad} outside the vocabulary of {}", c.vocab_size),
+            ));
         }
         let h = c.hidden;
         let idx = Tensor::<1, Int>::from_data(TensorData::new(ids.to_vec(), [batch * l]), device);

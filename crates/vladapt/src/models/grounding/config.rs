@@ -158,10 +158,11 @@ impl GroundingConfig {
                     lowercase: true,
                 })
             }
-            other => Err(VladaptError::Invalid(format!(
-                "unknown grounding preset `{other}` (known: {})",
-                PRESETS.join(", ")
-            ))),
+            other => Err(VladaptError::unknown_name(
+                "grounding preset",
+                other,
+                PRESETS,
+            )),
         }
     }
 

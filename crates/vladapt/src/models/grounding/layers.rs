@@ -59,9 +59,10 @@ impl ConvBn {
         running_var: Tensor<1>,
     ) -> Result<Self> {
         if conv.bias.is_some() {
-            return Err(VladaptError::Invalid(
-                "a conv before a frozen BatchNorm has no bias".into(),
-            ));
+            return Err(VladaptError::Unsupported {
+                what: "a conv before a frozen BatchNorm".into(),
+                reason: "has no bias (this one has one)".into(),
+            });
         }
         let scale = weight * running_var.add_scalar(FROZEN_BN_EPS).sqrt().recip();
         let shift = bias - running_mean * scale.clone();

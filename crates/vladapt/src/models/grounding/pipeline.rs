@@ -53,16 +53,18 @@ impl GroundingPipeline {
             if p.is_file() {
                 Ok(p)
             } else {
-                Err(VladaptError::Invalid(format!(
-                    "{}: not a grounding model directory: {f} is missing (expected {CONFIG_FILE}, {WEIGHTS_FILE}, {VOCAB_FILE})",
-                    dir.display()
-                )))
+                Err(VladaptError::NotAModel {
+                    kind: "grounding",
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "{f} is missing (expected {CONFIG_FILE}, {WEIGHTS_FILE}, {VOCAB_FILE})"
+                    ),
+                })
             }
         };
         let config = GroundingConfig::from_json_file(&need(CONFIG_FILE)?)?;
         let vocab = need(VOCAB_FILE)?;
-        let tokenizer = WordPiece::from_vocab_file(&vocab, config.lowercase)
-            .map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
+        let tokenizer = WordPiece::from_vocab_file(&vocab, config.lowercase)?;
         if tokenizer.vocab_size() > config.bert.vocab_size {
             return Err(VladaptError::config(
                 &vocab,
@@ -114,9 +116,10 @@ impl SingleInput {
         device: &Device,
     ) -> Result<Self> {
         if tokenizer.piece_ids(text).is_empty() {
-            return Err(VladaptError::Invalid(format!(
-                "--text: the expression {text:?} has no word pieces (empty)"
-            )));
+            return Err(VladaptError::argument(
+                "--text",
+                format!("the expression {text:?} has no word pieces (empty)"),
+            ));
         }
         let enc = tokenizer.encode(text, cfg.max_query_len);
         let canvas = cfg.image_size as u32;
@@ -169,18 +172,21 @@ pub fn write_random_model(
         }
     };
     if vocab.vocab_size() > config.bert.vocab_size {
-        return Err(VladaptError::Invalid(format!(
-            "vocabulary of {} tokens exceeds bert.vocab_size {}",
-            vocab.vocab_size(),
-            config.bert.vocab_size
-        )));
+        return Err(VladaptError::config_value(
+            "bert.vocab_size",
+            config.bert.vocab_size,
+            format!(
+                "at least the {} tokens of the vocabulary",
+                vocab.vocab_size()
+            ),
+        ));
     }
     let device = Device::flex();
     let w = Weights::random(seed);
     TransVg::load(&w.root(), config, &device)?;
     save_safetensors_atomic(&dir.join(WEIGHTS_FILE), &w.into_tensors(), None)?;
-    let json =
-        serde_json::to_string_pretty(config).map_err(|e| VladaptError::Invalid(e.to_string()))?;
+    let json = serde_json::to_string_pretty(config)
+        .map_err(|e| VladaptError::serialize(CONFIG_FILE, e))?;
     write_atomic(&dir.join(CONFIG_FILE), json.as_bytes())?;
     let mut text = String::new();
     for id in 0..vocab.vocab_size() as i64 {

@@ -41,9 +41,10 @@ impl Letterbox {
     /// `NormalizeAndPad` without translation).
     pub fn new(w: u32, h: u32, canvas: u32) -> Result<Self> {
         if w == 0 || h == 0 || canvas == 0 {
-            return Err(VladaptError::Invalid(format!(
-                "image: cannot letterbox a {w}×{h} image onto {canvas}²"
-            )));
+            return Err(VladaptError::argument(
+                "image",
+                format!("cannot letterbox a {w}×{h} image onto {canvas}²"),
+            ));
         }
         let ratio = canvas as f64 / w.max(h) as f64;
         let rw = (py_round(w as f64 * ratio) as u32).clamp(1, canvas);

@@ -115,12 +115,16 @@ impl TransVg {
         let [b, l, d] = text.dims();
         let n = visual.mask.len() / b.max(1);
         if 1 + l + n != self.config.fusion_len() {
-            return Err(VladaptError::Invalid(format!(
-                "fusion: 1 + {l} text + {n} visual tokens ≠ the {} learned positions (max_query_len {}, image_size {})",
-                self.config.fusion_len(),
-                self.config.max_query_len,
-                self.config.image_size
-            )));
+            return Err(VladaptError::Shape {
+                what: "fusion tokens".into(),
+                expected: format!(
+                    "{} = the learned positions (max_query_len {}, image_size {})",
+                    self.config.fusion_len(),
+                    self.config.max_query_len,
+                    self.config.image_size
+                ),
+                actual: format!("1 + {l} text + {n} visual = {}", 1 + l + n),
+            });
         }
         let device = text.device();
         let vis = self.visu_proj.forward(visual.tokens.clone());

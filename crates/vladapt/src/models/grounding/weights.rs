@@ -1,21 +1,27 @@
-//! Checkpoint layouts as rename tables, and a prefixed view of the renamed weights.
+//! The grounding checkpoint layouts as rename tables ([`KeyMap`]s of [`crate::models::keymap`],
+//! the machinery CLIP uses too) and the grounding weight sources behind one [`View`].
 //!
 //! Every module is built from a [`View`] (`view.pp("encoder").pp(i)`), so the module tree and
 //! the key tree are the same tree. A layout is an ordered list of regex rewrites applied to each
 //! key of the file, turning it into the *canonical* name the modules ask for — the official
-//! TransVG naming (spec `mmca.md` §1.2, §3.2). Every tensor is shape-checked when read; a
-//! missing tensor is named with its canonical and layout; tensors never read are reported.
+//! TransVG naming (README "Grounding model"). Every tensor is shape-checked when read; a
+//! missing tensor is named with its canonical name and layout; tensors never read are reported.
+//! Besides a file ([`Renamed`]), a [`Weights`] may be a seeded random source or in-memory
+//! tensors; all three are a [`TensorSource`], so `pp` / `linear` / `layer_norm` are the
+//! shared ones of [`crate::models::keymap::View`]; only the conv loaders live here.
 use super::layers::{Conv2d, ConvBn};
-use crate::models::clip::layers::{LayerNorm, Linear};
+use crate::models::keymap::{self, KeyMap, Renamed, TensorSource, Wanted};
 use crate::tensor_io::{NamedTensor, WeightStore};
 use crate::{Result, VladaptError};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use regex::Regex;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// A prefixed view of grounding [`Weights`] (the shared [`keymap::View`]).
+pub type View<'a> = keymap::View<'a, Weights>;
 
 /// Which checkpoint a file holds; each maps its keys onto the canonical names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +39,27 @@ pub enum Layout {
     /// A BERT checkpoint (`[bert.]embeddings.*`, `encoder.layer.N.*`; LayerNorm `gamma`/`beta`
     /// or `weight`/`bias`). Canonical names drop the `bert.` prefix; heads and pooler ignored.
     Bert,
+}
+
+impl Layout {
+    /// The layout's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TransVg => "TransVg",
+            Self::Detr => "Detr",
+            Self::Bert => "Bert",
+        }
+    }
+
+    /// The rename table of this layout.
+    pub fn key_map(self) -> Result<KeyMap> {
+        let rules = rules(self);
+        let refs: Vec<(&str, &str)> = rules
+            .iter()
+            .map(|(p, r)| (p.as_str(), r.as_str()))
+            .collect();
+        KeyMap::new(self.name(), &refs)
+    }
 }
 
 /// `(pattern, replacement)` rewrites, applied in order to each file key.
@@ -173,11 +200,8 @@ pub struct Weights {
 }
 
 enum Source {
-    File {
-        store: WeightStore,
-        /// canonical name → name in the file.
-        names: BTreeMap<String, String>,
-    },
+    /// A checkpoint seen under canonical names.
+    File(Renamed),
     Random {
         rng: Box<RefCell<ChaCha8Rng>>,
         /// `None`: hand out without keeping a copy (benchmarks).
@@ -203,26 +227,8 @@ impl Weights {
     /// Rename every key of `store` with `layout`'s table. Two keys mapping onto one canonical
     /// name is an error naming both.
     pub fn new(store: WeightStore, layout: Layout) -> Result<Self> {
-        let compiled: Vec<(Regex, String)> = rules(layout)
-            .into_iter()
-            .map(|(p, r)| {
-                Regex::new(&p)
-                    .map(|re| (re, r))
-                    .map_err(|e| VladaptError::Invalid(format!("rename rule `{p}`: {e}")))
-            })
-            .collect::<Result<_>>()?;
-        let mut names = BTreeMap::new();
-        for key in store.unused() {
-            let canonical = rename(&compiled, &key);
-            if let Some(prev) = names.insert(canonical.clone(), key.clone()) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: tensors `{prev}` and `{key}` both map onto `{canonical}` ({layout:?} layout)",
-                    store.label().display()
-                )));
-            }
-        }
         Ok(Self {
-            source: Source::File { store, names },
+            source: Source::File(Renamed::new(store, &layout.key_map()?)?),
             layout,
         })
     }
@@ -287,21 +293,24 @@ impl Weights {
             )
         };
         match &self.source {
-            Source::File { store, names } => names
-                .iter()
-                .filter(|(c, _)| !ignorable(self.layout, c))
-                .map(|(canonical, file_name)| {
-                    let shape =
-                        store
-                            .shape(file_name)?
-                            .ok_or_else(|| VladaptError::MissingTensor {
-                                path: store.label().to_path_buf(),
-                                name: file_name.clone(),
-                            })?;
-                    let vals = store.get_f32(file_name, &shape)?;
-                    Ok(flat(canonical.clone(), shape, vals))
-                })
-                .collect(),
+            Source::File(renamed) => {
+                let store = renamed.store();
+                renamed
+                    .names()
+                    .filter(|(c, _)| !ignorable(self.layout, c))
+                    .map(|(canonical, file_name)| {
+                        let shape =
+                            store
+                                .shape(file_name)?
+                                .ok_or_else(|| VladaptError::MissingTensor {
+                                    path: store.label().to_path_buf(),
+                                    name: file_name.to_string(),
+                                })?;
+                        let vals = store.get_f32(file_name, &shape)?;
+                        Ok(flat(canonical.to_string(), shape, vals))
+                    })
+                    .collect()
+            }
             Source::Random { made, .. } => Ok(made
                 .as_ref()
                 .map(|m| {
@@ -320,28 +329,20 @@ impl Weights {
 
     /// The root view (no prefix).
     pub fn root(&self) -> View<'_> {
-        View {
-            weights: self,
-            prefix: String::new(),
-        }
+        View::new(self)
     }
 
     /// Tensors in the file that no module read, by their file names (ignorable heads excluded).
     pub fn unexpected(&self) -> Vec<String> {
-        let Source::File { store, names } = &self.source else {
-            return Vec::new();
-        };
-        let unused: std::collections::BTreeSet<String> = store.unused().into_iter().collect();
-        names
-            .iter()
-            .filter(|(c, f)| unused.contains(*f) && !ignorable(self.layout, c))
-            .map(|(_, f)| f.clone())
-            .collect()
+        match &self.source {
+            Source::File(renamed) => renamed.unexpected(|c| ignorable(self.layout, c)),
+            Source::Random { .. } | Source::Tensors { .. } => Vec::new(),
+        }
     }
 
     fn label(&self) -> &Path {
         match &self.source {
-            Source::File { store, .. } => store.label(),
+            Source::File(renamed) => renamed.label(),
             Source::Random { .. } => Path::new("<random weights>"),
             Source::Tensors { label, .. } => label,
         }
@@ -354,18 +355,20 @@ impl Weights {
             return Ok(());
         }
         let shown: Vec<&str> = extra.iter().take(8).map(String::as_str).collect();
-        Err(VladaptError::Invalid(format!(
-            "{}: {} unexpected tensor(s) for the {:?} layout and this config: {}{}",
-            self.label().display(),
-            extra.len(),
-            self.layout,
-            shown.join(", "),
-            if extra.len() > shown.len() {
-                ", …"
-            } else {
-                ""
-            }
-        )))
+        Err(VladaptError::Checkpoint {
+            source_name: self.label().display().to_string(),
+            reason: format!(
+                "{} unexpected tensor(s) for the {:?} layout and this config: {}{}",
+                extra.len(),
+                self.layout,
+                shown.join(", "),
+                if extra.len() > shown.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            ),
+        })
     }
 }
 
@@ -394,131 +397,55 @@ fn random_values(rng: &mut ChaCha8Rng, leaf: &str, shape: &[usize]) -> Vec<f32> 
     }
 }
 
-fn rename(rules: &[(Regex, String)], key: &str) -> String {
-    let mut k = key.to_string();
-    for (re, rep) in rules {
-        if re.is_match(&k) {
-            k = re.replace(&k, rep.as_str()).into_owned();
-        }
-    }
-    k
-}
-
-/// A prefixed view of [`Weights`]: `view.pp("layer1").pp(0)` reads `layer1.0.*`.
-#[derive(Clone)]
-pub struct View<'a> {
-    weights: &'a Weights,
-    prefix: String,
-}
-
-impl<'a> View<'a> {
-    /// A sub-view under `name`.
-    pub fn pp(&self, name: impl std::fmt::Display) -> View<'a> {
-        View {
-            weights: self.weights,
-            prefix: self.key(&name.to_string()),
-        }
-    }
-
-    /// The canonical key of `leaf` under this view.
-    pub fn key(&self, leaf: &str) -> String {
-        if self.prefix.is_empty() {
-            leaf.to_string()
-        } else {
-            format!("{}.{leaf}", self.prefix)
-        }
-    }
-
-    /// Whether `leaf` exists under this view.
-    pub fn contains(&self, leaf: &str) -> bool {
-        match &self.weights.source {
-            Source::File { names, .. } => names.contains_key(&self.key(leaf)),
+impl TensorSource for Weights {
+    fn has(&self, canonical: &str, leaf: &str) -> bool {
+        match &self.source {
+            Source::File(renamed) => renamed.has(canonical, leaf),
             // A random source writes attention in the official packed form (`in_proj_weight`).
             Source::Random { .. } => leaf == "in_proj_weight",
-            Source::Tensors { map, .. } => map.contains_key(&self.key(leaf)),
+            Source::Tensors { map, .. } => map.contains_key(canonical),
         }
     }
 
-    /// Read `leaf` with a checked shape.
-    pub fn tensor<const D: usize>(
-        &self,
-        leaf: &str,
-        shape: [usize; D],
-        device: &Device,
-    ) -> Result<Tensor<D>> {
-        let canonical = self.key(leaf);
-        match &self.weights.source {
-            Source::File { store, names } => {
-                let Some(file_name) = names.get(&canonical) else {
-                    return Err(VladaptError::MissingTensor {
-                        path: store.label().to_path_buf(),
-                        name: format!("{canonical} ({:?} layout)", self.weights.layout),
-                    });
-                };
-                store.tensor(file_name, shape, device)
-            }
+    fn read<const D: usize>(&self, want: Wanted<'_, D>) -> Result<Tensor<D>> {
+        match &self.source {
+            Source::File(renamed) => renamed.read(want),
             Source::Random { rng, made } => {
-                let vals = random_values(&mut rng.borrow_mut(), leaf, &shape);
-                match made {
-                    Some(made) => {
-                        let t = Tensor::from_data(TensorData::new(vals.clone(), shape), device);
-                        made.borrow_mut().push((canonical, shape.to_vec(), vals));
-                        Ok(t)
-                    }
-                    None => Ok(Tensor::from_data(TensorData::new(vals, shape), device)),
-                }
+                let vals = random_values(&mut rng.borrow_mut(), want.leaf, &want.shape);
+                let Some(made) = made else {
+                    return Ok(Tensor::from_data(
+                        TensorData::new(vals, want.shape),
+                        want.device,
+                    ));
+                };
+                let t = Tensor::from_data(TensorData::new(vals.clone(), want.shape), want.device);
+                made.borrow_mut()
+                    .push((want.canonical, want.shape.to_vec(), vals));
+                Ok(t)
             }
             Source::Tensors { map, label } => {
-                let Some((actual, t)) = map.get(&canonical) else {
+                let Some((actual, t)) = map.get(&want.canonical) else {
                     return Err(VladaptError::MissingTensor {
                         path: label.clone(),
-                        name: canonical,
+                        name: want.canonical,
                     });
                 };
-                if actual.as_slice() != shape.as_slice() {
+                if actual.as_slice() != want.shape.as_slice() {
                     return Err(VladaptError::ShapeMismatch {
                         path: label.clone(),
-                        name: canonical,
+                        name: want.canonical,
                         actual: actual.clone(),
-                        expected: shape.to_vec(),
+                        expected: want.shape.to_vec(),
                     });
                 }
-                Ok(t.clone().reshape(shape))
+                Ok(t.clone().reshape(want.shape))
             }
         }
     }
+}
 
-    /// A PyTorch `nn.Linear` under `name` (`weight [out, in]`, optional `bias`).
-    pub fn linear(
-        &self,
-        name: &str,
-        d_in: usize,
-        d_out: usize,
-        bias: bool,
-        device: &Device,
-    ) -> Result<Linear> {
-        let v = self.pp(name);
-        let w: Tensor<2> = v.tensor("weight", [d_out, d_in], device)?;
-        Ok(Linear {
-            weight: w.transpose(),
-            bias: if bias {
-                Some(v.tensor("bias", [d_out], device)?)
-            } else {
-                None
-            },
-        })
-    }
-
-    /// A LayerNorm under `name` (`weight`, `bias`).
-    pub fn layer_norm(&self, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
-        let v = self.pp(name);
-        Ok(LayerNorm {
-            weight: v.tensor("weight", [d], device)?,
-            bias: v.tensor("bias", [d], device)?,
-            eps,
-        })
-    }
-
+/// The conv loaders of the ResNet trunk (the rest of the view is the shared one).
+impl View<'_> {
     /// A `Conv2d` under `name` (`weight [out, in, k, k]`, optional `bias`).
     pub fn conv2d(
         &self,
@@ -583,11 +510,7 @@ mod tests {
     use super::*;
 
     fn renamed(layout: Layout, key: &str) -> String {
-        let compiled: Vec<(Regex, String)> = rules(layout)
-            .into_iter()
-            .map(|(p, r)| (Regex::new(&p).unwrap(), r))
-            .collect();
-        rename(&compiled, key)
+        layout.key_map().unwrap().rename(key)
     }
 
     #[test]
