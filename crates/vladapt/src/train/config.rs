@@ -189,9 +189,10 @@ impl RunConfig {
         range("train.data_parallel", self.train.data_parallel, 1, 64)?;
         let nd = self.train.devices.len();
         if nd > 0 && self.train.data_parallel != 1 && self.train.data_parallel != nd {
-            return Err(format!(
-                "train.data_parallel = {} disagrees with the {nd} devices of train.devices (one replica per device)",
-                self.train.data_parallel
+            return Err(VladaptError::config_value(
+                "train.data_parallel",
+                self.train.data_parallel,
+                format!("1 or {nd}, the number of train.devices (one replica per device)"),
             ));
         }
         range(

@@ -220,9 +220,10 @@ impl GroundingRunConfig {
         urange("train.data_parallel", t.data_parallel, 1, 64)?;
         let nd = t.devices.len();
         if nd > 0 && t.data_parallel != 1 && t.data_parallel != nd {
-            return Err(format!(
-                "train.data_parallel = {} disagrees with the {nd} devices of train.devices (one replica per device)",
-                t.data_parallel
+            return Err(VladaptError::config_value(
+                "train.data_parallel",
+                t.data_parallel,
+                format!("1 or {nd}, the number of train.devices (one replica per device)"),
             ));
         }
         for (key, v) in [
