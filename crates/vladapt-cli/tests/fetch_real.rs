@@ -46,13 +46,7 @@ fn vm_rss_kb() -> i64 {
 
 fn per_class(d: &vladapt_data::Dataset) -> Vec<usize> {
     let mut c = vec![0; d.num_classes()];
-    for s in d
-        .split
-        .train
-        .iter()
-        .chain(&d.split.val)
-        .chain(&d.split.test)
-    {
+    for s in d.split.parts().into_iter().flat_map(|(_, v)| v) {
         c[s.label] += 1;
     }
     c
@@ -79,10 +73,9 @@ fn fashion_mnist() {
     // Loader over all 70,000 images: peak memory stays flat (the floats would be 658 MB if held).
     let all: Vec<_> = d
         .split
-        .train
-        .iter()
-        .chain(&d.split.val)
-        .chain(&d.split.test)
+        .parts()
+        .into_iter()
+        .flat_map(|(_, v)| v)
         .cloned()
         .collect();
     let rss0 = vm_rss_kb();

@@ -70,13 +70,7 @@ fn mnist_from_a_served_tarball() {
     let d = load_dataset("mnist", t.path()).unwrap();
     assert_eq!(d.classnames[7], "7");
     // Every image holds the grey level it was served with: round(255 · (10d + i) / 255).
-    for s in d
-        .split
-        .train
-        .iter()
-        .chain(&d.split.val)
-        .chain(&d.split.test)
-    {
+    for s in d.split.parts().into_iter().flat_map(|(_, v)| v) {
         let img = open_rgb(&s.image, &ImageLimits::default()).unwrap();
         assert_eq!(img.dimensions(), (28, 28));
         let name = match &s.image {
