@@ -2,21 +2,15 @@
 //! `build_inspect`: the official model and loss in float64 on a PNG through the official eval
 //! transform): boxes, loss terms, visual-encoder output and every gradient; the automatic
 //! method choice; bad samples named.
+mod common;
+use common::vladapt_plain as vladapt;
 #[path = "../../vladapt/tests/support/mmca_values.rs"]
 mod mmca_values;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use vladapt::tensor_io::{save_safetensors_atomic, SafetensorsFile};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/grounding/mmca")
-}
-
-fn vladapt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vladapt"))
-        .args(args)
-        .output()
-        .expect("run vladapt")
 }
 
 /// A model directory with the fixture's deterministic MMCA weights (official names).

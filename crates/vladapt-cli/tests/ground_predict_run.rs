@@ -2,47 +2,12 @@
 //! (TransVG and MMCA): the printed box equals the one the library's batched evaluation path
 //! (`load_trained` + `EncodedSet` + `predict_boxes`, as `ground eval` runs it) gives for the same
 //! sample; unfinished, inconsistent or adapter-less run directories are clear errors.
+mod common;
+use common::{copy_dir, fails, ok, s, vladapt_plain as vladapt};
 use std::path::Path;
-use std::process::{Command, Output};
 use vladapt::train::grounding::{load_trained, EncodedSet};
 use vladapt::train::grounding_eval::predict_boxes;
 use vladapt_data::grounding::load_grounding_jsonl;
-
-fn vladapt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vladapt"))
-        .args(args)
-        .output()
-        .expect("run vladapt")
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "failed: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// The one-line error of a failing run.
-fn fails(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "succeeded: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_file() {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 #[test]
 fn predict_on_transvg_and_mmca_run_dirs_matches_the_batched_library_forward() {

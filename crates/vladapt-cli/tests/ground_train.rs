@@ -1,26 +1,8 @@
 //! `vladapt ground train` / `ground eval` and `vladapt demo grounding --quick` end to end on the
 //! tiny preset: the run directory is a model directory, a finished run is refused under a
 //! changed configuration unless `--overwrite`, eval writes its table, JSON and PNG sheet.
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn vladapt(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vladapt"))
-        .args(args)
-        .output()
-        .expect("run vladapt")
-}
-
-fn ok(o: &Output) -> String {
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(o.status.success(), "failed: {err}");
-    assert!(!err.contains("panicked"), "{err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{ok, s, vladapt_plain as vladapt};
 
 #[test]
 fn train_then_eval_writes_a_model_dir_table_json_and_sheet() {

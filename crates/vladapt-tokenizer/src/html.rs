@@ -4,24 +4,43 @@
 //! * [`python_unescape`]: Python's `html.unescape` (run twice by CLIP's `basic_clean`);
 //! * [`ftfy_unescape`]: ftfy's `unescape_html` fixer (run inside `ftfy.fix_text`).
 //!
-//! Numeric references (`&#65;`, `&#x41;`, with or without `;`) are handled exactly, including
-//! Python's replacement rules for invalid code points. Named references cover a documented
-//! subset of the HTML5 table: the HTML 4.01 names plus `apos`, every legacy name that may
-//! appear without `;`, and ftfy's upper-case variants (see `html_entities.rs`). Other HTML5
-//! names (e.g. `&hearts;`) are left as they are, where Python would decode them.
+//! Named references are looked up in `htmlize::ENTITIES`, the WHATWG HTML5 table — the same
+//! 2231 names and values as Python's `html.entities.html5`, legacy names without `;` included
+//! (checked against `fixtures/tokenizer/html_unescape.json`). What is Python-specific stays
+//! here: the reference regex (names of at most 32 characters), the longest-prefix rule for
+//! names without `;`, the replacement rules for numeric references (C1 → cp1252, surrogates
+//! and out-of-range → U+FFFD, non-characters removed), and ftfy's upper-case variants
+//! (`&NTILDE;` → `Ñ`), derived from the table the way ftfy builds them.
 
 use std::sync::OnceLock;
 
 use regex::{Captures, Regex};
 
 use crate::ftfy::cp1252_c1;
-use crate::html_entities::{FTFY_ENTITIES, HTML5_ENTITIES};
 
-fn lookup(table: &[(&str, &'static str)], key: &str) -> Option<&'static str> {
-    table
-        .binary_search_by(|(k, _)| (*k).cmp(key))
-        .ok()
-        .map(|i| table[i].1)
+/// The HTML5 value of `&name` (`name` may end in `;`).
+fn entity(name: &str) -> Option<&'static str> {
+    let mut key = Vec::with_capacity(name.len() + 1);
+    key.push(b'&');
+    key.extend_from_slice(name.as_bytes());
+    htmlize::ENTITIES
+        .get(key.as_slice())
+        .and_then(|v| std::str::from_utf8(v).ok())
+}
+
+/// ftfy's `HTML_ENTITIES[text]` for a complete reference `text` = `&name;`: the HTML5 value,
+/// or — for an all-caps name whose lower-case form is an HTML5 name, when Python's
+/// `html.unescape` leaves the all-caps reference unchanged — the upper-cased value.
+fn ftfy_entity(text: &str) -> Option<String> {
+    let name = text.strip_prefix('&')?;
+    if let Some(v) = entity(name) {
+        return Some(v.to_string());
+    }
+    let lower = name.to_lowercase();
+    if lower.to_uppercase() != name || python_unescape(text) != text {
+        return None;
+    }
+    entity(&lower).map(str::to_uppercase)
 }
 
 fn charref_re() -> &'static Regex {
@@ -83,21 +102,21 @@ fn numeric_charref(body: &str) -> String {
 }
 
 fn named_charref(body: &str) -> String {
-    if let Some(v) = lookup(HTML5_ENTITIES, body) {
+    if let Some(v) = entity(body) {
         return v.to_string();
     }
     // Longest prefix (at least 2 chars, shorter than the whole) that is an entity.
     let bounds: Vec<usize> = body.char_indices().map(|(i, _)| i).collect();
     for x in (2..bounds.len()).rev() {
         let (head, tail) = body.split_at(bounds[x]);
-        if let Some(v) = lookup(HTML5_ENTITIES, head) {
+        if let Some(v) = entity(head) {
             return format!("{v}{tail}");
         }
     }
     format!("&{body}")
 }
 
-/// Python's `html.unescape` (for the entity subset documented in this module).
+/// Python's `html.unescape`.
 pub(crate) fn python_unescape(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
@@ -122,8 +141,8 @@ pub(crate) fn ftfy_unescape(s: &str) -> String {
     ftfy_entity_re()
         .replace_all(s, |caps: &Captures| {
             let text = caps.get(0).map_or("", |m| m.as_str());
-            if let Some(v) = lookup(FTFY_ENTITIES, text) {
-                v.to_string()
+            if let Some(v) = ftfy_entity(text) {
+                v
             } else if text.starts_with("&#") {
                 let unescaped = python_unescape(text);
                 if unescaped.contains(';') {
@@ -165,9 +184,55 @@ mod tests {
         assert_eq!(ftfy_unescape("&#x41;"), "A");
     }
 
+    fn fixture() -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/tokenizer/html_unescape.json");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).expect("fixture is valid JSON")
+    }
+
+    fn pairs(v: &serde_json::Value) -> Vec<(String, String)> {
+        v.as_array()
+            .expect("case list")
+            .iter()
+            .map(|c| {
+                let s = |i: usize| c[i].as_str().expect("string").to_string();
+                (s(0), s(1))
+            })
+            .collect()
+    }
+
+    /// Fail listing the first cases where `f(input)` differs from the reference output.
+    fn assert_matches(cases: &[(String, String)], min: usize, f: fn(&str) -> String) {
+        assert!(cases.len() > min, "{} cases", cases.len());
+        let bad: Vec<_> = cases
+            .iter()
+            .filter(|(i, want)| f(i) != *want)
+            .map(|(i, want)| format!("{i:?}: got {:?}, want {want:?}", f(i)))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{} mismatches: {:?}",
+            bad.len(),
+            &bad[..bad.len().min(10)]
+        );
+    }
+
+    /// Every HTML5 name (2231) and the numeric edge cases, against CPython's `html.unescape`.
     #[test]
-    fn tables_are_sorted_for_binary_search() {
-        assert!(HTML5_ENTITIES.windows(2).all(|w| w[0].0 < w[1].0));
-        assert!(FTFY_ENTITIES.windows(2).all(|w| w[0].0 < w[1].0));
+    fn python_unescape_matches_cpython() {
+        assert_matches(&pairs(&fixture()["html_unescape"]), 2231, python_unescape);
+    }
+
+    /// Every key of ftfy's `HTML_ENTITIES` (3501, upper-case variants included) and refused
+    /// forms, against ftfy's `unescape_html`.
+    #[test]
+    fn ftfy_unescape_matches_ftfy() {
+        assert_matches(
+            &pairs(&fixture()["ftfy_unescape_html"]),
+            3501,
+            ftfy_unescape,
+        );
     }
 }

@@ -24,7 +24,6 @@ pub mod clean;
 mod error;
 pub mod ftfy;
 mod html;
-mod html_entities;
 mod load;
 mod save_hf;
 mod tokenizer;

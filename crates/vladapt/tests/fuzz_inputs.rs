@@ -9,72 +9,22 @@ use common::fixtures;
 use vladapt::models::clip::ClipConfig;
 use vladapt::tensor_io::SafetensorsFile;
 use vladapt::train::run_dir::{load_adapter, AdapterConfig};
+use vladapt_testkit::fuzz::{self, Mutations, Rng};
 use vladapt_tokenizer::ClipTokenizer;
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
+/// Mutations that favour the first `head` bytes (the safetensors header, a JSON config).
 fn mutate(seed: &[u8], rng: &mut Rng, head: usize) -> Vec<u8> {
-    let mut b = seed.to_vec();
-    for _ in 0..1 + rng.below(4) {
-        if b.is_empty() {
-            b.push(rng.next() as u8);
-            continue;
-        }
-        match rng.below(5) {
-            0 => {
-                let i = rng.below(b.len());
-                b[i] ^= 1 << rng.below(8);
-            }
-            1 => {
-                let i = rng.below(b.len().min(head));
-                b[i] = [b'0', b'9', b'-', b'"', b'{', b']', 0xFF, rng.next() as u8][rng.below(8)];
-            }
-            2 => {
-                let n = rng.below(b.len());
-                b.truncate(n);
-            }
-            3 => {
-                let i = rng.below(b.len().min(head) + 1);
-                let extra: Vec<u8> = (0..1 + rng.below(8)).map(|_| rng.next() as u8).collect();
-                b.splice(i..i, extra);
-            }
-            _ => {
-                let i = rng.below(b.len().min(head));
-                b[i] = b"0123456789"[rng.below(10)];
-            }
-        }
-    }
-    b
+    let m = Mutations {
+        bytes: b"09-\"{]\xFF",
+        tokens: &[],
+        head,
+    };
+    fuzz::mutate(seed, rng, &m)
 }
 
-fn iterations() -> usize {
-    std::env::var("VLADAPT_FUZZ_ITERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
-}
-
+/// Run `f` on `VLADAPT_FUZZ_ITERS` (default 1000) iterations; fail on any panic.
 fn run(target: &str, f: impl Fn(usize, &mut Rng)) {
-    let n = iterations();
-    for it in 0..n {
-        let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (it as u64 + 1).wrapping_mul(0x9E37_79B9));
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(it, &mut rng))).is_err() {
-            panic!("{target}: panic on iteration {it}");
-        }
-    }
-    eprintln!("fuzz {target}: {n} executions, 0 panics");
+    fuzz::run(target, 0xD1B5_4A32_D192_ED03, fuzz::iterations(1000), f)
 }
 
 #[test]
@@ -132,13 +82,13 @@ fn arbitrary_text_never_panics_the_tokenizer() {
     run("tokenizer", |it, rng| {
         let text: String = if it % 2 == 0 {
             // Arbitrary bytes, decoded lossily (what a file of any encoding becomes).
-            let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next() as u8).collect();
+            let bytes: Vec<u8> = (0..rng.below(200)).map(|_| rng.next_u64() as u8).collect();
             String::from_utf8_lossy(&bytes).into_owned()
         } else {
             // Arbitrary code points mixed into real text.
             let mut s = samples[it % samples.len()].to_string();
             for _ in 0..rng.below(30) {
-                if let Some(c) = char::from_u32((rng.next() % 0x11_0000) as u32) {
+                if let Some(c) = char::from_u32((rng.next_u64() % 0x11_0000) as u32) {
                     s.push(c);
                 }
             }

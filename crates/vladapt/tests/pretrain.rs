@@ -173,7 +173,13 @@ fn pretraining_reduces_the_loss_and_clamps_the_scale() {
     eprintln!("contrastive loss before {before:.4}, after 24 steps {after:.4}");
     assert!(after < before - 0.1, "loss {before} -> {after}");
     assert!(scales.iter().all(|&s| (0.0..=MAX_LOGIT_SCALE).contains(&s)));
-    for f in ["metrics.jsonl", "log.txt", "loss.png", "pretrain.json"] {
+    for f in [
+        "metrics.jsonl",
+        "log.txt",
+        "loss.png",
+        "loss.svg",
+        "pretrain.json",
+    ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();

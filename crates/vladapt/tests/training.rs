@@ -354,6 +354,7 @@ fn few_shot_curve_and_transfer_protocols_write_their_results() {
         assert!((mean - m).abs() < 1e-9 && (std - (accs[0] - m).abs()).abs() < 1e-9);
     }
     assert!(out.join("few_shot.png").is_file() && out.join("results.md").is_file());
+    assert!(out.join("few_shot.svg").is_file());
     // Transfer: the source run plus one row per target, evaluated with the target's classes.
     let xd = tmp.path().join("xd");
     let o = SuiteOptions {

@@ -83,7 +83,7 @@ pub fn run(a: DataArgs) -> Result<()> {
 fn run_fetch(a: FetchArgs) -> Result<()> {
     std::fs::create_dir_all(&a.root)
         .with_context(|| format!("{}: cannot create the data root", a.root.display()))?;
-    let report = fetch(&a.name, &a.root)?;
+    let report = fetch(&a.name, &a.root, &super::packages::PackageManagers)?;
     if a.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -1,8 +1,5 @@
-//! The subcommands, one file each; `bench_dataset` and `bench_ground` hold parts of `bench`.
+//! The subcommands, one file each (`bench` is a folder: one file per benchmark).
 pub mod bench;
-pub mod bench_dataset;
-pub mod bench_ground;
-pub mod bench_train_ground;
 pub mod classify;
 pub mod convert;
 pub mod data;
@@ -14,6 +11,7 @@ pub mod ground;
 pub mod ground_inspect;
 pub mod ground_shard;
 pub mod ground_train;
+pub mod packages;
 pub mod pretrain;
 pub mod progress_bars;
 pub mod protocol;

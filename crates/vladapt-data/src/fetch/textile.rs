@@ -1,7 +1,7 @@
 //! Simulated textile defects from the PyPI wheel `conformal-clip-data` 0.1.4: 2,000 JPEGs (250×250)
 //! in `nominal` (1000), `local` (500) and `global` (500) folders.
 use super::archive::zip_members;
-use super::command::{find_download, pip_download};
+use super::Package;
 use super::{Ctx, Prepared};
 use crate::error::DataError;
 use crate::sources::common::{split_per_class, DEFAULT_SPLIT_SEED};
@@ -16,9 +16,8 @@ pub const CLASSES: [(&str, &str); 3] = [
 
 const PREFIX: &str = "conformal_clip_data/data/textile_images/simulated/";
 
-pub(crate) fn fetch(ctx: &Ctx) -> Result<Prepared, DataError> {
-    pip_download("conformal-clip-data==0.1.4", &ctx.tmp)?;
-    let whl = find_download(&ctx.tmp, &[".whl"], "conformal-clip-data wheel")?;
+pub(crate) fn fetch(ctx: &Ctx<'_>) -> Result<Prepared, DataError> {
+    let whl = ctx.get(Package::PyPI("conformal-clip-data==0.1.4"))?;
     let mut members = zip_members(&whl, |n| {
         n.starts_with(PREFIX) && n.to_lowercase().ends_with(".jpg")
     })?;

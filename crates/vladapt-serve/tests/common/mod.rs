@@ -166,3 +166,40 @@ pub fn assert_matches(preds: &serde_json::Value, cls: &[String], want: &[f32], t
     let ps: Vec<f32> = by_class(preds).iter().map(|x| x.1).collect();
     assert!(ps.windows(2).all(|w| w[0] >= w[1]), "not ranked: {ps:?}");
 }
+
+/// Send a request and read its body, panicking on transport errors (the status is the
+/// caller's to check where it matters).
+pub trait SendExt {
+    /// The body as JSON.
+    fn body_json(self) -> impl std::future::Future<Output = serde_json::Value>;
+    /// The body as text.
+    fn body_text(self) -> impl std::future::Future<Output = String>;
+    /// Only the status code.
+    fn status_code(self) -> impl std::future::Future<Output = u16>;
+}
+
+impl SendExt for reqwest::RequestBuilder {
+    async fn body_json(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+    async fn body_text(self) -> String {
+        self.send().await.unwrap().text().await.unwrap()
+    }
+    async fn status_code(self) -> u16 {
+        self.send().await.unwrap().status().as_u16()
+    }
+}
+
+/// Split a raw HTTP/1.1 response into (status, body); status 0 when there is none.
+pub fn parse_response(text: &str) -> (u16, String) {
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

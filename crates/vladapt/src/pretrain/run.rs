@@ -265,13 +265,15 @@ fn plot_loss(run_dir: &Path, points: &[(usize, f64)], steps_per_epoch: usize) {
         smooth.push((s as f64, acc / (i + 1).min(w) as f64));
     }
     let series = vec![("loss (smoothed)".to_string(), smooth)];
-    if let Err(e) = vladapt_data::plot::line_plot(
-        &run_dir.join("loss.png"),
-        "contrastive pretraining",
-        &series,
-        "step",
-        "symmetric InfoNCE loss",
-    ) {
+    if let Err(e) = vladapt_plot::write_png_and_svg(&run_dir.join("loss.png"), |p| {
+        vladapt_plot::line_plot(
+            p,
+            "contrastive pretraining",
+            &series,
+            "step",
+            "symmetric InfoNCE loss",
+        )
+    }) {
         tracing::warn!("loss plot not written: {e}");
     }
 }

@@ -284,11 +284,18 @@ pub fn run_one(pipe: &ClipPipeline, dataset: &Dataset, spec: &RunSpec) -> Result
         hm,
         train_seconds,
     };
-    let _ = vladapt_data::plot::confusion_heatmap(
-        &out.join("confusion.png"),
-        &format!("{} {}", result.method, dataset.name),
-        &result.base.confusion,
-    );
+    // The heat map is a by-product: a failure to draw it does not fail the run.
+    let cm = &result.base.confusion;
+    if let Err(e) = vladapt_plot::write_png_and_svg(&out.join("confusion.png"), |p| {
+        vladapt_plot::heatmap(
+            p,
+            &format!("{} {}", result.method, dataset.name),
+            &cm.normalised(),
+            &cm.labels,
+        )
+    }) {
+        tracing::warn!("confusion heat map not written: {e}");
+    }
     crate::io::write_json_atomic(&res_path, &result)?;
     Ok(result)
 }

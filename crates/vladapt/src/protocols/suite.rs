@@ -112,13 +112,17 @@ pub fn few_shot_curve(
         method.to_string(),
         curve.iter().map(|&(k, m, _)| (k as f64, m)).collect(),
     )];
-    vladapt_data::plot::line_plot(
-        &o.output.join("few_shot.png"),
-        &format!("few-shot {} on {}", method, dataset.name),
-        &series,
-        "shots",
-        "accuracy %",
-    )?;
+    let png = o.output.join("few_shot.png");
+    vladapt_plot::write_png_and_svg(&png, |p| {
+        vladapt_plot::line_plot(
+            p,
+            &format!("few-shot {} on {}", method, dataset.name),
+            &series,
+            "shots",
+            "accuracy %",
+        )
+    })
+    .map_err(|e| VladaptError::io(&png, std::io::Error::other(e)))?;
     Ok(curve)
 }
 

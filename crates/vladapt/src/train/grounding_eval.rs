@@ -12,7 +12,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use vladapt_data::grounding::cxcywh_to_xyxy;
-use vladapt_data::plot::canvas::{Canvas, Color};
+use vladapt_plot::{image_sheet, Rgb as Color, SheetBox, SheetCell};
 
 /// The metrics of one split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -173,73 +173,55 @@ pub fn prediction_sheet(
             path.display()
         )));
     }
-    let side = data.prepared(0).letterbox.canvas as i64;
+    let side = data.prepared(0).letterbox.canvas as usize;
     let cell = side.clamp(96, 256);
-    let text_h = 3 * Canvas::line_height(1) + 6;
-    let cols = (n as f64).sqrt().ceil() as i64;
-    let rows = n.div_ceil(cols as usize) as i64;
-    let (cw, ch) = (cell + 8, cell + text_h + 8);
-    let mut c = Canvas::new((cols * cw) as u32, (rows * ch) as u32);
-    for (i, &pb) in pred.iter().take(n).enumerate() {
-        let (ox, oy) = ((i as i64 % cols) * cw + 4, (i as i64 / cols) * ch + 4);
-        let p = data.prepared(i);
-        let s = side as usize;
-        let scale = side as f64 / cell as f64;
-        for y in 0..cell {
-            for x in 0..cell {
-                let (sx, sy) = (
-                    ((x as f64 + 0.5) * scale) as usize,
-                    ((y as f64 + 0.5) * scale) as usize,
-                );
-                let (sx, sy) = (sx.min(s - 1), sy.min(s - 1));
-                let col = if p.mask[sy * s + sx] {
-                    [200, 200, 200]
-                } else {
-                    let mean = crate::models::grounding::preprocess::IMAGENET_MEAN;
-                    let std = crate::models::grounding::preprocess::IMAGENET_STD;
-                    let ch = |k: usize| {
-                        let v = p.pixels[(k * s + sy) * s + sx] * std[k] + mean[k];
-                        (v * 255.0).round().clamp(0.0, 255.0) as u8
-                    };
-                    [ch(0), ch(1), ch(2)]
-                };
-                c.put(ox + x, oy + y, col);
+    let mean = crate::models::grounding::preprocess::IMAGENET_MEAN;
+    let std = crate::models::grounding::preprocess::IMAGENET_STD;
+    let cells = pred
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, &pb)| {
+            let p = data.prepared(i);
+            let scale = side as f64 / cell as f64;
+            // Nearest-neighbour resample of the canvas, padding grey, ImageNet normalisation undone.
+            let image = image::RgbImage::from_fn(cell as u32, cell as u32, |x, y| {
+                let at = |v: u32| (((v as f64 + 0.5) * scale) as usize).min(side - 1);
+                let (sx, sy) = (at(x), at(y));
+                if p.mask[sy * side + sx] {
+                    return image::Rgb([200, 200, 200]);
+                }
+                image::Rgb(std::array::from_fn(|k| {
+                    let v = p.pixels[(k * side + sy) * side + sx] * std[k] + mean[k];
+                    (v * 255.0).round().clamp(0.0, 255.0) as u8
+                }))
+            });
+            let outline = |b: [f32; 4], color: Color| SheetBox {
+                xyxy: cxcywh_to_xyxy(b).map(|v| f64::from(v.clamp(0.0, 1.0)) * cell as f64),
+                color,
+                thickness: 2,
+            };
+            let (_, iou) = score_boxes(&pb, &data.target(i));
+            let expr = &data.samples[i].expression;
+            let max_chars = (cell / 7).max(4);
+            SheetCell {
+                image,
+                boxes: vec![outline(data.target(i), GREEN), outline(pb, RED)],
+                lines: vec![
+                    (expr.chars().take(max_chars).collect(), BLACK),
+                    (
+                        expr.chars().skip(max_chars).take(max_chars).collect(),
+                        BLACK,
+                    ),
+                    (
+                        format!("IoU {iou:.2}"),
+                        if iou >= 0.5 { GREEN } else { RED },
+                    ),
+                ],
             }
-        }
-        let draw = |c: &mut Canvas, b: [f32; 4], col: Color| {
-            let [x1, y1, x2, y2] =
-                cxcywh_to_xyxy(b).map(|v| (v.clamp(0.0, 1.0) * cell as f32) as i64);
-            for d in 0..2 {
-                c.rect(
-                    ox + x1 + d,
-                    oy + y1 + d,
-                    x2 - x1 - 2 * d,
-                    y2 - y1 - 2 * d,
-                    col,
-                );
-            }
-        };
-        draw(&mut c, data.target(i), GREEN);
-        draw(&mut c, pb, RED);
-        let (_, iou_sum) = score_boxes(&pb, &data.target(i));
-        let expr = &data.samples[i].expression;
-        let max_chars = (cell / 6).max(4) as usize;
-        let line1: String = expr.chars().take(max_chars).collect();
-        let line2: String = expr.chars().skip(max_chars).take(max_chars).collect();
-        let ty = oy + cell + 2;
-        c.text(ox, ty, &line1, 1, BLACK);
-        c.text(ox, ty + Canvas::line_height(1), &line2, 1, BLACK);
-        c.text(
-            ox,
-            ty + 2 * Canvas::line_height(1),
-            &format!("IoU {:.2}", iou_sum),
-            1,
-            if iou_sum >= 0.5 { GREEN } else { RED },
-        );
-    }
-    let tmp = path.with_extension("tmp.png");
-    c.save(&tmp).map_err(VladaptError::from)?;
-    std::fs::rename(&tmp, path).map_err(|e| VladaptError::io(path, e))
+        })
+        .collect::<Vec<_>>();
+    image_sheet(path, &cells).map_err(|e| VladaptError::io(path, std::io::Error::other(e)))
 }
 
 #[cfg(test)]

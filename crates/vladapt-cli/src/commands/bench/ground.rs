@@ -1,12 +1,10 @@
 //! `vladapt bench ground`: TransVG forward throughput (images/s at 640²) and peak RSS for the
 //! `transvg-r50` shape with random weights, side by side with the same-structure PyTorch
 //! reference (`tools/bench/bench_ground_torch.py`) in the same run; prints the ratio.
-use super::bench::{
-    json_f64, peak_rss_mb, probe_python, python, reference_json, round3, script_path,
-};
+use super::measure::{peak_rss_mb, round3};
+use super::reference::{args, field, print_comparison, Reference, Row};
 use anyhow::Result;
 use clap::Args;
-use std::process::Command;
 use std::time::Instant;
 use vladapt::models::grounding::{GroundingBatch, GroundingConfig, TransVg, Weights};
 use vladapt::tensor::{Distribution, Tensor};
@@ -42,13 +40,10 @@ pub struct GroundBenchArgs {
 
 /// Run `vladapt bench ground`.
 pub fn run(a: GroundBenchArgs) -> Result<()> {
-    let device = super::device(&a.device)?;
+    let device = super::super::device(&a.device)?;
     let cfg = GroundingConfig::preset(&a.preset)?;
-    let threads = a.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let r = Reference::new(a.threads, a.no_reference);
+    let threads = r.threads;
     let weights = Weights::random_unrecorded(0);
     let model = TransVg::load(&weights.root(), &cfg, &device)?;
     drop(weights);
@@ -78,34 +73,28 @@ pub fn run(a: GroundBenchArgs) -> Result<()> {
     let ours_rss = peak_rss_mb().unwrap_or(f64::NAN);
     drop(model);
 
-    let reference: std::result::Result<(f64, f64), String> = if a.no_reference {
-        Err("skipped (--no-reference)".into())
-    } else {
-        let py = python();
-        eprintln!("PyTorch reference ({}, {threads} threads)…", py.display());
-        (|| {
-            probe_python(&py, "torch, torchvision, transformers")?;
-            let script = script_path("bench_ground_torch.py").map_err(|e| e.to_string())?;
-            let mut cmd = Command::new(&py);
-            cmd.arg(script)
-                .args(["--preset", &a.preset])
-                .args(["--image-size", &s.to_string()])
-                .args(["--max-query-len", &l.to_string()])
-                .args(["--batch", &b.to_string()])
-                .args(["--threads", &threads.to_string()])
-                .args(["--warmup", &a.warmup.to_string()])
-                .args(["--iters", &a.iters.max(1).to_string()]);
-            let v = reference_json(cmd, &py)?;
-            Ok((json_f64(&v, "images_per_s")?, json_f64(&v, "peak_rss_mb")?))
-        })()
-    };
+    let reference = r
+        .run(
+            "bench_ground_torch.py",
+            "torch, torchvision, transformers",
+            &args([
+                ("--preset", a.preset.clone().into()),
+                ("--image-size", s.to_string().into()),
+                ("--max-query-len", l.to_string().into()),
+                ("--batch", b.to_string().into()),
+                ("--threads", threads.to_string().into()),
+                ("--warmup", a.warmup.to_string().into()),
+                ("--iters", a.iters.max(1).to_string().into()),
+            ]),
+        )
+        .and_then(|v| Ok((field(&v, "images_per_s")?, field(&v, "peak_rss_mb")?)));
     if a.json {
         let r = match &reference {
             Ok((ips, rss)) => serde_json::json!({
                 "images_per_s": round3(*ips), "peak_rss_mb": rss,
                 "ratio_images_per_s": round3(ours_ips / ips), "ratio_peak_rss": round3(ours_rss / rss),
             }),
-            Err(e) => serde_json::json!({ "error": e }),
+            Err(e) => serde_json::json!({ "error": format!("{e:#}") }),
         };
         let v = serde_json::json!({
             "preset": a.preset, "batch": b, "image_size": s, "device": a.device,
@@ -119,35 +108,10 @@ pub fn run(a: GroundBenchArgs) -> Result<()> {
         "TransVG {} forward, batch {b} at {s}² ({} threads for PyTorch)",
         a.preset, threads
     );
-    println!(
-        "{:<14} {:>16} {:>16} {:>10}",
-        "",
-        format!("vladapt ({})", a.device),
-        "PyTorch",
-        "ratio"
-    );
-    match &reference {
-        Ok((ips, rss)) => {
-            println!(
-                "{:<14} {:>16.3} {:>16.3} {:>9.2}×",
-                "images/s",
-                ours_ips,
-                ips,
-                ours_ips / ips
-            );
-            println!(
-                "{:<14} {:>16.1} {:>16.1} {:>9.2}×",
-                "peak RSS MiB",
-                ours_rss,
-                rss,
-                ours_rss / rss
-            );
-        }
-        Err(e) => {
-            println!("{:<14} {:>16.3}", "images/s", ours_ips);
-            println!("{:<14} {:>16.1}", "peak RSS MiB", ours_rss);
-            println!("PyTorch reference unavailable: {e}");
-        }
-    }
+    let rows: [Row<'_, (f64, f64)>; 2] = [
+        ("images/s", ours_ips, |r| r.0),
+        ("peak RSS MiB", ours_rss, |r| r.1),
+    ];
+    print_comparison(&format!("vladapt ({})", a.device), &rows, &reference, 3);
     Ok(())
 }

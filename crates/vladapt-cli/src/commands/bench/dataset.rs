@@ -7,6 +7,8 @@
 //! 3. peak RSS of `embed-dataset run` at two dataset sizes (default 10k and 100k rows, tiny images,
 //!    a small model): the manifest is streamed (never held), pixel/embedding buffers are bounded
 //!    by batch × prefetch and one part, so the two peaks should be equal up to noise.
+use super::measure::{round3, throughput};
+use super::reference::model_or_checkpoint;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -72,21 +74,12 @@ pub fn run(a: EmbedDatasetBenchArgs) -> Result<()> {
 }
 
 fn bench(a: &EmbedDatasetBenchArgs, dir: &Path) -> Result<()> {
-    let model = match &a.model {
-        Some(m) => m.clone(),
-        None => {
-            let python = super::bench::python();
-            super::bench::ensure_checkpoint(
-                &python,
-                &super::bench::script_path("bench_embed_torch.py")?,
-            )?
-        }
-    };
+    let model = model_or_checkpoint(a.model.as_deref())?;
     eprintln!("generating {} PNGs of {}²…", a.images, a.image_side);
     let manifest = make_images(&dir.join("img"), a.images, a.images, a.image_side)?;
 
     // Model alone: the same number of batches on N(0,1) pixels, as `bench embed` does.
-    let device = super::device(&a.device)?;
+    let device = super::super::device(&a.device)?;
     let p = ClipPipeline::load(&model, &device)?;
     let s = p.model.config.vision.image_size;
     let pixels: Tensor<4> =
@@ -97,7 +90,7 @@ fn bench(a: &EmbedDatasetBenchArgs, dir: &Path) -> Result<()> {
     };
     let iters = a.images.div_ceil(a.batch);
     eprintln!("model alone: {iters} batches of {}…", a.batch);
-    let model_ips = super::bench::throughput(&forward, a.batch, 1, iters)?;
+    let model_ips = throughput(&forward, a.batch, 1, iters)?;
     drop(p);
 
     eprintln!("embed-dataset run (1 process)…");
@@ -196,7 +189,7 @@ fn bench(a: &EmbedDatasetBenchArgs, dir: &Path) -> Result<()> {
             rss.push(serde_json::json!({
                 "rows": n,
                 "peak_rss_mb": num(&r, "peak_rss_mb")?,
-                "images_per_s": super::bench::round3(num(&r, "images_per_s")?),
+                "images_per_s": round3(num(&r, "images_per_s")?),
             }));
         }
     }
@@ -234,9 +227,9 @@ fn bench(a: &EmbedDatasetBenchArgs, dir: &Path) -> Result<()> {
             "images": a.images,
             "image_side": a.image_side,
             "batch": a.batch,
-            "model_images_per_s": super::bench::round3(model_ips),
-            "dataset_images_per_s": super::bench::round3(ds_ips),
-            "ratio": super::bench::round3(ratio),
+            "model_images_per_s": round3(model_ips),
+            "dataset_images_per_s": round3(ds_ips),
+            "ratio": round3(ratio),
             "shards": a.shards,
             "shards_identical": shards,
             "rss": rss,

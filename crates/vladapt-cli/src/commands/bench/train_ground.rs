@@ -4,12 +4,10 @@
 //! `mmca.md` §2.6, §3.1) — next to the same computation in PyTorch with the official MMCA
 //! modules (`tools/bench/bench_train_ground_torch.py`) in the same run. Prints the step-time
 //! ratio (target ≤ 1.2×) and both peak RSS (target ≤ PyTorch).
-use super::bench::{
-    json_f64, peak_rss_mb, probe_python, python, reference_json, round3, script_path,
-};
+use super::measure::{median, peak_rss_mb, round3};
+use super::reference::{args, field, print_comparison, Reference, Row};
 use anyhow::{bail, Result};
 use clap::{Args, ValueEnum};
-use std::process::Command;
 use std::time::Instant;
 use vladapt::methods::grounding::{GroundingMethod, GroundingMethodConfig, ParamGroup};
 use vladapt::methods::Params;
@@ -119,16 +117,6 @@ fn subset(params: &Params, idx: &[usize]) -> Params {
     sub
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
 /// Run the grounding training-step benchmark.
 pub fn run(
     a: &GroundTrainArgs,
@@ -141,14 +129,11 @@ pub fn run(
     if steps == 0 || a.ground_batch == 0 {
         bail!("--steps and --ground-batch must be positive");
     }
-    let threads = threads.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
+    let r = Reference::new(threads, no_reference);
+    let threads = r.threads;
     let method = GroundingMethodConfig::preset(&a.ground_method)?;
     let cfg = GroundingConfig::preset(&a.ground_preset)?;
-    let dev = super::device(device)?.autodiff();
+    let dev = super::super::device(device)?.autodiff();
     let mut m = {
         let w = Weights::random(0);
         TransVg::load(&w.root(), &cfg, &dev)?;
@@ -198,72 +183,41 @@ pub fn run(
             times.push(t0.elapsed().as_secs_f64() * 1000.0);
         }
     }
-    let ours_ms = median(times);
+    let ours_ms = median(&mut times);
     let ours_rss = peak_rss_mb().unwrap_or(f64::NAN);
     drop(m);
     drop(opt);
 
-    let reference: std::result::Result<(f64, f64), String> = if no_reference {
-        Err("skipped (--no-reference)".into())
-    } else {
-        let py = python();
-        eprintln!("PyTorch reference ({}, {threads} threads)…", py.display());
-        (|| {
-            probe_python(&py, "torch, torchvision, transformers")?;
-            let script = script_path("bench_train_ground_torch.py").map_err(|e| e.to_string())?;
-            let mut cmd = Command::new(&py);
-            cmd.arg(script)
-                .args(["--preset", &a.ground_preset])
-                .args(["--method", &a.ground_method])
-                .args(["--batch", &b.to_string()])
-                .args(["--threads", &threads.to_string()])
-                .args(["--warmup", &warmup.to_string()])
-                .args(["--steps", &steps.to_string()]);
-            let v = reference_json(cmd, &py)?;
-            Ok((json_f64(&v, "step_ms")?, json_f64(&v, "peak_rss_mb")?))
-        })()
-    };
+    let reference = r
+        .run(
+            "bench_train_ground_torch.py",
+            "torch, torchvision, transformers",
+            &args([
+                ("--preset", a.ground_preset.clone().into()),
+                ("--method", a.ground_method.clone().into()),
+                ("--batch", b.to_string().into()),
+                ("--threads", threads.to_string().into()),
+                ("--warmup", warmup.to_string().into()),
+                ("--steps", steps.to_string().into()),
+            ]),
+        )
+        .and_then(|v| Ok((field(&v, "step_ms")?, field(&v, "peak_rss_mb")?)));
     println!(
         "{} + {} training step (forward, L1+GIoU, backward, clip 0.1, AdamW per-group lr), batch {b} at {s}², {n_params} trainable; PyTorch on {threads} threads",
         a.ground_preset, a.ground_method
     );
-    println!(
-        "{:<14} {:>16} {:>16} {:>10}",
-        "",
-        format!("vladapt ({device})"),
-        "PyTorch",
-        "ratio"
-    );
-    match &reference {
-        Ok((ms, rss)) => {
-            println!(
-                "{:<14} {:>16.1} {:>16.1} {:>9.2}×",
-                "step ms",
-                ours_ms,
-                ms,
-                ours_ms / ms
-            );
-            println!(
-                "{:<14} {:>16.1} {:>16.1} {:>9.2}×",
-                "peak RSS MiB",
-                ours_rss,
-                rss,
-                ours_rss / rss
-            );
-        }
-        Err(e) => {
-            println!("{:<14} {:>16.1}", "step ms", ours_ms);
-            println!("{:<14} {:>16.1}", "peak RSS MiB", ours_rss);
-            println!("PyTorch reference unavailable: {e}");
-        }
-    }
+    let rows: [Row<'_, (f64, f64)>; 2] = [
+        ("step ms", ours_ms, |r| r.0),
+        ("peak RSS MiB", ours_rss, |r| r.1),
+    ];
+    print_comparison(&format!("vladapt ({device})"), &rows, &reference, 1);
     let json = serde_json::json!({
         "task": "grounding", "preset": a.ground_preset, "method": a.ground_method, "batch": b,
         "vladapt": {"step_ms": round3(ours_ms), "peak_rss_mb": round3(ours_rss), "last_loss": last_loss},
         "pytorch": match &reference {
             Ok((ms, rss)) => serde_json::json!({"step_ms": round3(*ms), "peak_rss_mb": rss,
                 "ratio_step": round3(ours_ms / ms), "ratio_peak_rss": round3(ours_rss / rss)}),
-            Err(e) => serde_json::json!({"unavailable": e}),
+            Err(e) => serde_json::json!({"unavailable": format!("{e:#}")}),
         },
     });
     println!("{json}");
