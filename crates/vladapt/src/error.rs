@@ -91,6 +91,9 @@ pub enum VladaptError {
     /// Dataset reading, sampling or verification failed.
     #[error(transparent)]
     Data(#[from] vladapt_data::DataError),
+    /// A plot (curve, heat map, prediction sheet) could not be drawn or written.
+    #[error(transparent)]
+    Plot(#[from] vladapt_plot::PlotError),
     /// A configuration value outside its valid range (a `validate()` check, before any
     /// weights load). `key` is the dotted config key (`method.n_ctx`, `train.batch_size`),
     /// `allowed` the valid range in words; `file` the configuration file when it came from one.

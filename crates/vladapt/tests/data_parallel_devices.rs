@@ -249,7 +249,10 @@ fn device_lists_are_checked_when_the_configuration_is_read() {
         "{err:?}"
     );
     let e = err.to_string();
-    assert!(e.contains("train.data_parallel = 3") && e.contains("1 or 2"), "{e}");
+    assert!(
+        e.contains("train.data_parallel = 3") && e.contains("1 or 2"),
+        "{e}"
+    );
     let mut c = fresh();
     c.apply_overrides(&["train.devices=[\"cpu\", \"ndarray\"]".to_string()])
         .unwrap();

@@ -121,8 +121,7 @@ pub fn few_shot_curve(
             "shots",
             "accuracy %",
         )
-    })
-    .map_err(|e| VladaptError::io(&png, std::io::Error::other(e)))?;
+    })?;
     Ok(curve)
 }
 

@@ -221,7 +221,7 @@ pub fn prediction_sheet(
             }
         })
         .collect::<Vec<_>>();
-    image_sheet(path, &cells).map_err(|e| VladaptError::io(path, std::io::Error::other(e)))
+    Ok(image_sheet(path, &cells)?)
 }
 
 #[cfg(test)]
