@@ -4,34 +4,15 @@
 //! `train.devices = ["cpu", "ndarray"]` trains like one device within float tolerance (the two
 //! backends' kernels sum in different orders).
 mod common;
-use common::fixtures;
-use std::path::Path;
+#[path = "support/train_setup.rs"]
+mod train_setup;
+use train_setup::{rel_diff, small_method_overrides, tiny_clip, tiny_task};
 use vladapt::methods::{build, ClassSet, MethodKind};
-use vladapt::models::clip::{ClipPipeline, NoHook};
+use vladapt::models::clip::NoHook;
 use vladapt::models::ToDevice;
 use vladapt::tensor::Device;
 use vladapt::tensor_io::to_vec_f32;
 use vladapt::train::{train, Protocol, RunConfig, TrainData, TrainOptions};
-use vladapt_data::{load_dataset, Dataset};
-
-fn task(dir: &Path) -> Dataset {
-    let spec = vladapt_world::TaskSpec {
-        name: "tiny_task".into(),
-        num_classes: 3,
-        train_per_class: 4,
-        val_per_class: 1,
-        test_per_class: 1,
-        image_size: 32,
-        supersample: 2,
-        ..Default::default()
-    };
-    vladapt_world::generate_task(dir, 7, &spec).unwrap();
-    load_dataset("vladapt", dir).unwrap()
-}
-
-fn pipeline() -> ClipPipeline {
-    ClipPipeline::load(&fixtures().join("models/tiny-hf"), &Device::flex()).unwrap()
-}
 
 fn max_rel(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
@@ -49,7 +30,7 @@ fn max_rel(a: &[f32], b: &[f32]) -> f64 {
 
 #[test]
 fn the_frozen_clip_moves_to_ndarray_and_computes_the_same_features_there() {
-    let p = pipeline();
+    let p = tiny_clip(&Device::flex());
     #[allow(deprecated)] // burn-ndarray: the second distinct CPU device, for this test only
     let nd = Device::ndarray();
     assert_ne!(nd, Device::flex());
@@ -84,8 +65,8 @@ fn the_frozen_clip_moves_to_ndarray_and_computes_the_same_features_there() {
 #[test]
 fn methods_built_on_ndarray_keep_parameters_and_buffers_there() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"));
-    let p = pipeline();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 1);
+    let p = tiny_clip(&Device::flex());
     #[allow(deprecated)] // burn-ndarray: the second distinct CPU device, for this test only
     let nd = Device::ndarray();
     let clip_nd = p.model.to_device(&nd);
@@ -136,35 +117,18 @@ fn config(kind: MethodKind, epochs: usize, lr: f64, extra: &[&str]) -> RunConfig
         "train.batch_size=3".into(),
         "train.cache_views=0".into(),
     ];
-    if kind == MethodKind::Mma {
-        sets.push("method.adapter_start=3".into());
-        sets.push("method.dim=8".into());
-    }
+    sets.extend(small_method_overrides(kind));
     sets.extend(extra.iter().map(|s| s.to_string()));
     c.apply_overrides(&sets).unwrap();
     c.train.schedule.max_epoch = epochs;
     c
 }
 
-/// Largest |a − b| over all values, relative to the largest |a|.
-fn rel_diff(a: &[(String, Vec<usize>, Vec<f32>)], b: &[(String, Vec<usize>, Vec<f32>)]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let (mut diff, mut scale) = (0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        assert_eq!((&x.0, &x.1), (&y.0, &y.1));
-        for (u, v) in x.2.iter().zip(&y.2) {
-            diff = diff.max((*u as f64 - *v as f64).abs());
-            scale = scale.max((*u as f64).abs());
-        }
-    }
-    diff / scale.max(f64::MIN_POSITIVE)
-}
-
 #[test]
 fn flex_plus_ndarray_trains_like_one_device() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"));
-    let p = pipeline();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 1);
+    let p = tiny_clip(&Device::flex());
     let data = TrainData {
         dataset: "tiny_task",
         classnames: &ds.classnames,

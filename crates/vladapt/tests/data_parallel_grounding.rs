@@ -4,37 +4,16 @@
 //! `ndarray` enabled for test builds only) ends with the same parameters within float
 //! tolerance; the NdArray replica's tensors live on NdArray.
 mod common;
-use std::path::{Path, PathBuf};
+#[path = "support/train_setup.rs"]
+mod train_setup;
+use std::path::Path;
+use train_setup::{rel_diff, step_values, tiny_grounding_model, world, Host};
 use vladapt::methods::grounding::{GroundingMethod, GroundingMethodConfig};
-use vladapt::models::grounding::pipeline::write_random_model;
-use vladapt::models::grounding::GroundingConfig;
 use vladapt::tensor::Device;
 use vladapt::tensor_io::to_vec_f32;
 use vladapt::train::grounding::{train_grounding, EncodedSet, GroundingStart};
 use vladapt::train::grounding_config::GroundingRunConfig;
 use vladapt::train::TrainOptions;
-use vladapt_data::grounding::{load_world_grounding, GroundingSample};
-
-fn world(dir: &Path, n: usize) -> Vec<GroundingSample> {
-    let opts = vladapt_world::WorldOptions {
-        image_size: 64,
-        min_objects: 2,
-        max_objects: 3,
-        supersample: 2,
-        ..Default::default()
-    };
-    vladapt_world::generate_pretrain(dir, 5, n, &opts).unwrap();
-    load_world_grounding(dir).unwrap()
-}
-
-/// The tiny preset on a 64² canvas, random weights of `seed`.
-fn model(dir: &Path, seed: u64) -> PathBuf {
-    let mut cfg = GroundingConfig::preset("tiny").unwrap();
-    cfg.image_size = 64;
-    cfg.max_query_len = 12;
-    write_random_model(dir, &cfg, None, seed).unwrap();
-    dir.to_path_buf()
-}
 
 /// TransVG, or MMCA with adapters sized as `vladapt ground train --method mmca` sizes them.
 fn method(name: &str, d: usize) -> GroundingMethodConfig {
@@ -64,40 +43,17 @@ fn config(m: GroundingMethodConfig, epochs: usize, extra: &[&str]) -> GroundingR
     c
 }
 
-type Host = Vec<(String, Vec<usize>, Vec<f32>)>;
-
 /// `(loss, grad_norm)` of every step in `metrics.jsonl`.
 fn steps(run: &Path) -> Vec<(f64, f64)> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("step").is_some())
-        .map(|v| {
-            (
-                v["loss"].as_f64().unwrap(),
-                v["grad_norm"].as_f64().unwrap(),
-            )
-        })
+    let losses = step_values(run, "loss");
+    losses
+        .into_iter()
+        .zip(step_values(run, "grad_norm"))
         .collect()
 }
 
 fn rel(a: f64, b: f64) -> f64 {
     (a - b).abs() / a.abs().max(1e-12)
-}
-
-/// Largest |a − b| over all values, relative to the largest |a|.
-fn rel_diff(a: &Host, b: &Host) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let (mut diff, mut scale) = (0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        assert_eq!((&x.0, &x.1), (&y.0, &y.1));
-        for (u, v) in x.2.iter().zip(&y.2) {
-            diff = diff.max((*u as f64 - *v as f64).abs());
-            scale = scale.max((*u as f64).abs());
-        }
-    }
-    diff / scale.max(f64::MIN_POSITIVE)
 }
 
 #[test]
@@ -106,7 +62,7 @@ fn transvg_and_mmca_train_alike_on_one_device_two_replicas_and_two_devices() {
     let mut samples = world(&t.path().join("w"), 3);
     samples.truncate(6);
     assert_eq!(samples.len(), 6);
-    let mdir = model(&t.path().join("m"), 1);
+    let mdir = tiny_grounding_model(&t.path().join("m"), 1);
     let d_model = GroundingStart::from_model_dir(&mdir)
         .unwrap()
         .model
@@ -179,7 +135,7 @@ fn transvg_and_mmca_train_alike_on_one_device_two_replicas_and_two_devices() {
 fn a_grounding_method_moved_to_ndarray_lives_there_and_predicts_the_same_boxes() {
     let t = tempfile::tempdir().unwrap();
     let samples = world(&t.path().join("w"), 2);
-    let mdir = model(&t.path().join("m"), 2);
+    let mdir = tiny_grounding_model(&t.path().join("m"), 2);
     let start = GroundingStart::from_model_dir(&mdir).unwrap();
     let d = start.model.detr.d_model;
     let data = EncodedSet::new(samples, &start.model, &start.tokenizer).unwrap();

@@ -4,27 +4,11 @@
 //! step's loss agree up to summation order. Runs on CPU: the replicas share the pipeline's
 //! device (no multi-GPU machine here).
 mod common;
-use common::fixtures;
-use std::path::Path;
+#[path = "support/train_setup.rs"]
+mod train_setup;
+use train_setup::{rel_diff, small_method_overrides, step_values, tiny_clip, tiny_task};
 use vladapt::methods::MethodKind;
-use vladapt::models::clip::ClipPipeline;
 use vladapt::train::{train, Protocol, RunConfig, TrainData, TrainOptions};
-use vladapt_data::{load_dataset, Dataset};
-
-fn task(dir: &Path) -> Dataset {
-    let spec = vladapt_world::TaskSpec {
-        name: "tiny_task".into(),
-        num_classes: 3,
-        train_per_class: 4,
-        val_per_class: 1,
-        test_per_class: 1,
-        image_size: 32,
-        supersample: 2,
-        ..Default::default()
-    };
-    vladapt_world::generate_task(dir, 7, &spec).unwrap();
-    load_dataset("vladapt", dir).unwrap()
-}
 
 /// A short run: batches of 3 (split 2 + 1 over two replicas, so the weighting matters),
 /// constant lr, no augmentation.
@@ -39,53 +23,18 @@ fn cfg(kind: MethodKind, epochs: usize, lr: f64, replicas: usize) -> RunConfig {
         "train.cache_views=0".into(),
         format!("train.data_parallel={replicas}"),
     ];
-    match kind {
-        MethodKind::Maple => sets.push("method.depth=3".into()),
-        MethodKind::Mma => {
-            sets.push("method.adapter_start=3".into());
-            sets.push("method.dim=8".into());
-        }
-        _ => {}
-    }
+    sets.extend(small_method_overrides(kind));
     c.apply_overrides(&sets).unwrap();
     // Zero epochs (the initial parameters) is refused from the command line; set directly.
     c.train.schedule.max_epoch = epochs;
     c
 }
 
-fn step_losses(run: &Path) -> Vec<f64> {
-    std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("step").is_some())
-        .map(|v| v["loss"].as_f64().unwrap())
-        .collect()
-}
-
-/// Largest |a − b| over all values, relative to the largest |a|.
-fn rel_diff(a: &[(String, Vec<usize>, Vec<f32>)], b: &[(String, Vec<usize>, Vec<f32>)]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    let (mut diff, mut scale) = (0f64, 0f64);
-    for (x, y) in a.iter().zip(b) {
-        assert_eq!((&x.0, &x.1), (&y.0, &y.1));
-        for (u, v) in x.2.iter().zip(&y.2) {
-            diff = diff.max((*u as f64 - *v as f64).abs());
-            scale = scale.max((*u as f64).abs());
-        }
-    }
-    diff / scale.max(f64::MIN_POSITIVE)
-}
-
 #[test]
 fn two_replicas_train_like_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"));
-    let p = ClipPipeline::load(
-        &fixtures().join("models/tiny-hf"),
-        &vladapt::device::default_device(),
-    )
-    .unwrap();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 1);
+    let p = tiny_clip(&vladapt::device::default_device());
     let data = TrainData {
         dataset: "tiny_task",
         classnames: &ds.classnames,
@@ -109,7 +58,7 @@ fn two_replicas_train_like_one() {
         let run = |replicas: usize, epochs: usize| {
             let dir = tmp.path().join(format!("{kind}-{replicas}-{epochs}"));
             let m = train(&p, &cfg(kind, epochs, lr, replicas), &data, &dir, quiet).unwrap();
-            (m.params().to_host(), step_losses(&dir))
+            (m.params().to_host(), step_values(&dir, "loss"))
         };
         let (one, one_losses) = run(1, 2);
         let (two, two_losses) = run(2, 2);

@@ -3,37 +3,17 @@
 //! bit-identical, a diverging loss stops with the last checkpoint kept, a changed configuration
 //! is refused, and bad samples are named.
 mod common;
-use std::path::{Path, PathBuf};
+#[path = "support/train_setup.rs"]
+mod train_setup;
+use std::path::Path;
+use train_setup::{tiny_grounding_model, world};
 use vladapt::methods::grounding::GroundingMethodConfig;
-use vladapt::models::grounding::pipeline::write_random_model;
 use vladapt::models::grounding::GroundingConfig;
 use vladapt::train::grounding::{load_trained, train_grounding, EncodedSet, GroundingStart};
 use vladapt::train::grounding_config::GroundingRunConfig;
 use vladapt::train::grounding_eval::{predict_boxes, score};
 use vladapt::train::TrainOptions;
-use vladapt_data::grounding::{load_world_grounding, GroundingSample};
-
-/// A world of `n` 64-px images with 2–3 objects and their referring expressions.
-fn world(dir: &Path, n: usize) -> Vec<GroundingSample> {
-    let opts = vladapt_world::WorldOptions {
-        image_size: 64,
-        min_objects: 2,
-        max_objects: 3,
-        supersample: 2,
-        ..Default::default()
-    };
-    vladapt_world::generate_pretrain(dir, 5, n, &opts).unwrap();
-    load_world_grounding(dir).unwrap()
-}
-
-/// The tiny preset on a 64² canvas (2×2 visual tokens), random weights of `seed`.
-fn model(dir: &Path, seed: u64) -> PathBuf {
-    let mut cfg = GroundingConfig::preset("tiny").unwrap();
-    cfg.image_size = 64;
-    cfg.max_query_len = 12;
-    write_random_model(dir, &cfg, None, seed).unwrap();
-    dir.to_path_buf()
-}
+use vladapt_data::grounding::GroundingSample;
 
 fn config(epochs: usize, batch: usize, lr: f64) -> GroundingRunConfig {
     let mut c = GroundingRunConfig::preset("tiny", GroundingMethodConfig::Transvg, 7).unwrap();
@@ -77,7 +57,8 @@ fn tiny_transvg_overfits_world_expressions() {
     let mut samples = world(&t.path().join("w"), 16);
     samples.truncate(32);
     assert!(samples.len() >= 24, "{} expressions", samples.len());
-    let start = GroundingStart::from_model_dir(&model(&t.path().join("m"), 1)).unwrap();
+    let start =
+        GroundingStart::from_model_dir(&tiny_grounding_model(&t.path().join("m"), 1)).unwrap();
     let data = EncodedSet::new(samples, &start.model, &start.tokenizer).unwrap();
     let run = t.path().join("run");
     let mut cfg = config(150, 8, 1e-3);
@@ -116,7 +97,7 @@ fn resume_is_bit_identical_and_changed_configs_are_refused() {
 fn resume_case(method: GroundingMethodConfig) {
     let t = tempfile::tempdir().unwrap();
     let samples = world(&t.path().join("w"), 6);
-    let mdir = model(&t.path().join("m"), 2);
+    let mdir = tiny_grounding_model(&t.path().join("m"), 2);
     let mut cfg = config(3, 4, 1e-3);
     cfg.train.augment = !matches!(method, GroundingMethodConfig::Transvg);
     cfg.method = method;
@@ -169,7 +150,8 @@ fn resume_case(method: GroundingMethodConfig) {
 fn diverging_loss_names_epoch_and_step_and_keeps_the_checkpoint() {
     let t = tempfile::tempdir().unwrap();
     let samples = world(&t.path().join("w"), 4);
-    let start = GroundingStart::from_model_dir(&model(&t.path().join("m"), 3)).unwrap();
+    let start =
+        GroundingStart::from_model_dir(&tiny_grounding_model(&t.path().join("m"), 3)).unwrap();
     let data = EncodedSet::new(samples, &start.model, &start.tokenizer).unwrap();
     // One step per epoch; lr 1e30 blows the weights up after the first step.
     let cfg = config(4, 64, 1e30);
@@ -195,7 +177,8 @@ fn diverging_loss_names_epoch_and_step_and_keeps_the_checkpoint() {
 fn bad_samples_are_named() {
     let t = tempfile::tempdir().unwrap();
     let samples = world(&t.path().join("w"), 3);
-    let start = GroundingStart::from_model_dir(&model(&t.path().join("m"), 4)).unwrap();
+    let start =
+        GroundingStart::from_model_dir(&tiny_grounding_model(&t.path().join("m"), 4)).unwrap();
     let enc = |s: Vec<GroundingSample>| {
         EncodedSet::new(s, &start.model, &start.tokenizer)
             .err()

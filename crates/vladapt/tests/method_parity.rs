@@ -1,96 +1,16 @@
 //! Each method's logits, loss and gradients against an independent PyTorch implementation
 //! written from the spec (tools/fixtures/methods_ref.py), on the tiny HF CLIP: within 1e-4
 //! relative. Also checks the official trainable-parameter counts for ViT-B/16 shapes.
+#[path = "support/clip_checks.rs"]
+mod clip_checks;
 mod common;
-use common::*;
 use vladapt::methods::config::*;
 use vladapt::methods::{build, MethodConfig};
-use vladapt::models::clip::ClipPipeline;
-use vladapt::tensor::{Tensor, TensorData};
-use vladapt::tensor_io::SafetensorsFile;
-use vladapt::train::inspect::inspect_step;
 
+/// One method on the default (Flex) device; the checks and tolerances are
+/// support/clip_checks.rs's, shared with tch_backend.rs.
 fn run_case(case: &str, config: MethodConfig) {
-    let fx = fixtures();
-    let dir = fx.join("methods").join(case);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
-    let device = vladapt::device::default_device();
-    let p = ClipPipeline::load(&fx.join("models/tiny-hf"), &device).unwrap();
-    let classnames: Vec<String> = meta["classnames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_string())
-        .collect();
-    let labels: Vec<usize> = meta["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    let files: Vec<_> = meta["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| fx.join("images").join(f.as_str().unwrap()))
-        .collect();
-    let exp = SafetensorsFile::open(&dir.join("expected.safetensors")).unwrap();
-    // Pixels from our own preprocessing of the PNGs (checked against the reference below).
-    let pixels = p.load_pixels(&files).unwrap();
-    let (ref_px, s) = read_f32(&exp, "pixel_values");
-    assert!(max_abs_diff(&vladapt::tensor_io::to_vec_f32(&pixels), &ref_px) < 1e-5);
-    let _ = Tensor::<4>::from_data(TensorData::new(ref_px, [s[0], s[1], s[2], s[3]]), &device);
-
-    let mut method = build(&config, &p.model, &p.tokenizer, &device).unwrap();
-    // Class-dependent tensors (CSC context, probe weights) exist after set_classes.
-    method
-        .set_classes(&vladapt::methods::ClassSet {
-            clip: &p.model,
-            tokenizer: &p.tokenizer,
-            classnames: &classnames,
-            template: "a photo of a {}.",
-        })
-        .unwrap();
-    method
-        .params_mut()
-        .load_values(&dir.join("init.safetensors"), &device)
-        .unwrap();
-    let out = inspect_step(
-        method.as_mut(),
-        &p.model,
-        &p.tokenizer,
-        &classnames,
-        "a photo of a {}.",
-        pixels,
-        &labels,
-    )
-    .unwrap();
-
-    let (logits, _) = read_f32(&exp, "logits");
-    let e = max_rel_diff(&out.logits, &logits);
-    let (loss, _) = read_f32(&exp, "loss");
-    let le = (out.loss - loss[0]).abs() / loss[0].abs().max(1e-6);
-    eprintln!("{case}: logits rel err {e:.2e}, loss rel err {le:.2e}");
-    assert!(e < 1e-4, "{case}: logits differ (rel {e})");
-    assert!(le < 1e-4, "{case}: loss {} vs {}", out.loss, loss[0]);
-    let names: Vec<String> = exp
-        .names()
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.starts_with("grad."))
-        .collect();
-    assert_eq!(
-        names.len(),
-        out.grads.len(),
-        "{case}: number of trainable tensors"
-    );
-    for (name, _, g) in &out.grads {
-        let (want, _) = read_f32(&exp, &format!("grad.{name}"));
-        let ge = max_rel_diff(g, &want);
-        eprintln!("{case}: grad.{name} rel err {ge:.2e}");
-        assert!(ge < 1e-4, "{case}: grad.{name} differs (rel {ge})");
-    }
+    clip_checks::check_method(case, config, &vladapt::device::default_device());
 }
 
 #[test]

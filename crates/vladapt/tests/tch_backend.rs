@@ -8,16 +8,17 @@
 //! Build and run against a LibTorch 2.9.0 (tools/libtorch/setup.sh prints the environment):
 //! `cargo test --release -p vladapt --features tch --test tch_backend`.
 #![cfg(feature = "tch")]
+#[path = "support/clip_checks.rs"]
+mod clip_checks;
 mod common;
+use clip_checks::tensor4;
 use common::*;
 use vladapt::methods::config::*;
-use vladapt::methods::{build, ClassSet, MethodConfig};
-use vladapt::models::clip::{ClipPipeline, NoHook};
+use vladapt::methods::MethodConfig;
 use vladapt::models::grounding::NoHook as NoHookG;
 use vladapt::models::grounding::{GroundingBatch, GroundingConfig, Layout, TransVg, Weights};
-use vladapt::tensor::{Device, Tensor, TensorData};
+use vladapt::tensor::{Device, Tensor};
 use vladapt::tensor_io::{to_vec_f32, SafetensorsFile};
-use vladapt::train::inspect::inspect_step;
 
 /// The device the CLI's `--device tch` selects.
 fn tch() -> Device {
@@ -40,72 +41,10 @@ fn read_i64(f: &SafetensorsFile, name: &str) -> Vec<i64> {
         .0
 }
 
-fn tensor4(f: &SafetensorsFile, name: &str, dev: &Device) -> Tensor<4> {
-    let (v, s) = read_f32(f, name);
-    Tensor::from_data(TensorData::new(v, [s[0], s[1], s[2], s[3]]), dev)
-}
-
-/// Text embeddings, raw image embeddings from the reference pixels and end-to-end image
-/// embeddings from the files, on LibTorch, within clip_parity.rs's bounds (1e-5 absolute).
+/// The CLIP towers on LibTorch with clip_parity.rs's checks and bounds (support/clip_checks.rs).
 fn check_clip(name: &str) {
-    let fx = fixtures();
-    let meta: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fx.join(format!("expected/{name}.json"))).unwrap(),
-    )
-    .unwrap();
-    let exp = SafetensorsFile::open(&fx.join(format!("expected/{name}.safetensors"))).unwrap();
-    let device = tch();
-    let p = ClipPipeline::load(&fx.join(format!("models/{name}")), &device).unwrap();
-    let texts: Vec<String> = meta["texts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap().to_string())
-        .collect();
-
-    let refs: Vec<&str> = texts.iter().map(|s| s.as_str()).collect();
-    let text = p.text_features(&refs).unwrap();
-    assert_on_libtorch(&text, "text features");
-    let ours = p.embed_texts(&texts, 5).unwrap().concat();
-    let (want, _) = read_f32(&exp, "text_embeds");
-    let err = max_abs_diff(&ours, &want);
-    eprintln!("tch {name}: text embeds max abs err {err:.2e}");
-    assert!(err < 1e-5, "tch {name}: text embeddings differ by {err}");
-
-    let pixels = tensor4(&exp, "pixel_values", &device);
-    let raw = p.model.encode_image(pixels, &NoHook).unwrap();
-    assert_on_libtorch(&raw, "image embeddings");
-    let (want_raw, _) = read_f32(&exp, "image_embeds_raw");
-    let err = max_abs_diff(&to_vec_f32(&raw), &want_raw);
-    eprintln!("tch {name}: raw image embeds max abs err {err:.2e}");
-    assert!(err < 1e-5, "tch {name}: image embeddings differ by {err}");
-
-    // From the files: our preprocessing then the model (cosine ≥ 0.999, as on Flex).
-    let dir = fx.join(
-        meta["image_dir"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches("fixtures/"),
-    );
-    let files: Vec<_> = meta["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| dir.join(f.as_str().unwrap()))
-        .collect();
-    let emb = p.embed_images(&files, 4).unwrap();
-    let (want, _) = read_f32(&exp, "image_embeds");
-    let mut worst = 1.0f32;
-    for (i, e) in emb.iter().enumerate() {
-        let cos: f32 = e
-            .iter()
-            .zip(&want[i * e.len()..(i + 1) * e.len()])
-            .map(|(a, b)| a * b)
-            .sum();
-        worst = worst.min(cos);
-    }
-    eprintln!("tch {name}: end-to-end image embeds min cosine {worst:.6}");
-    assert!(worst >= 0.999, "tch {name}: image cosine {worst}");
+    assert_ne!(tch(), Device::flex(), "`tch` must not resolve to Flex");
+    clip_checks::check_clip(name, &tch());
 }
 
 #[test]
@@ -118,91 +57,11 @@ fn tch_clip_open_clip_layout_matches_open_clip() {
     check_clip("tiny-openclip");
 }
 
-/// One method's forward/backward step on LibTorch against the reference logits, loss and
-/// gradients (1e-4 relative, as in method_parity.rs).
+/// One method's forward/backward step on LibTorch with method_parity.rs's checks and bounds
+/// (support/clip_checks.rs).
 fn check_method(case: &str, config: MethodConfig) {
-    let fx = fixtures();
-    let dir = fx.join("methods").join(case);
-    let meta: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("case.json")).unwrap()).unwrap();
-    let device = tch();
-    let p = ClipPipeline::load(&fx.join("models/tiny-hf"), &device).unwrap();
-    let strings = |key: &str| -> Vec<String> {
-        meta[key]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap().to_string())
-            .collect()
-    };
-    let classnames = strings("classnames");
-    let labels: Vec<usize> = meta["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as usize)
-        .collect();
-    let files: Vec<_> = strings("images")
-        .iter()
-        .map(|f| fx.join("images").join(f))
-        .collect();
-    let exp = SafetensorsFile::open(&dir.join("expected.safetensors")).unwrap();
-    let pixels = p.load_pixels(&files).unwrap();
-    assert_on_libtorch(&pixels, "pixels");
-
-    let mut method = build(&config, &p.model, &p.tokenizer, &device).unwrap();
-    method
-        .set_classes(&ClassSet {
-            clip: &p.model,
-            tokenizer: &p.tokenizer,
-            classnames: &classnames,
-            template: "a photo of a {}.",
-        })
-        .unwrap();
-    method
-        .params_mut()
-        .load_values(&dir.join("init.safetensors"), &device)
-        .unwrap();
-    let out = inspect_step(
-        method.as_mut(),
-        &p.model,
-        &p.tokenizer,
-        &classnames,
-        "a photo of a {}.",
-        pixels,
-        &labels,
-    )
-    .unwrap();
-
-    let (logits, _) = read_f32(&exp, "logits");
-    let e = max_rel_diff(&out.logits, &logits);
-    let (loss, _) = read_f32(&exp, "loss");
-    let le = (out.loss - loss[0]).abs() / loss[0].abs().max(1e-6);
-    let names: Vec<String> = exp
-        .names()
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.starts_with("grad."))
-        .collect();
-    assert_eq!(
-        names.len(),
-        out.grads.len(),
-        "tch {case}: number of trainable tensors"
-    );
-    let mut worst_grad = 0.0f32;
-    for (name, _, g) in &out.grads {
-        let (want, _) = read_f32(&exp, &format!("grad.{name}"));
-        let ge = max_rel_diff(g, &want);
-        assert!(ge < 1e-4, "tch {case}: grad.{name} differs (rel {ge})");
-        worst_grad = worst_grad.max(ge);
-    }
-    eprintln!(
-        "tch {case}: logits rel err {e:.2e}, loss rel err {le:.2e}, worst grad rel err \
-         {worst_grad:.2e} over {} tensors",
-        out.grads.len()
-    );
-    assert!(e < 1e-4, "tch {case}: logits differ (rel {e})");
-    assert!(le < 1e-4, "tch {case}: loss {} vs {}", out.loss, loss[0]);
+    assert_ne!(tch(), Device::flex(), "`tch` must not resolve to Flex");
+    clip_checks::check_method(case, config, &tch());
 }
 
 #[test]

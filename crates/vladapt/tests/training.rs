@@ -3,35 +3,14 @@
 //! reload only onto their base model.
 mod common;
 use common::fixtures;
+#[path = "support/train_setup.rs"]
+mod train_setup;
 use std::path::Path;
+use train_setup::{small_method_overrides, step_values, tiny_clip, tiny_task};
 use vladapt::methods::MethodKind;
 use vladapt::models::clip::ClipPipeline;
 use vladapt::protocols::{run_one, RunSpec};
 use vladapt::train::{train, Protocol, RunConfig, TrainData, TrainOptions};
-use vladapt_data::{load_dataset, Dataset};
-
-fn task(dir: &Path, classes: usize) -> Dataset {
-    let spec = vladapt_world::TaskSpec {
-        name: "tiny_task".into(),
-        num_classes: classes,
-        train_per_class: 4,
-        val_per_class: 1,
-        test_per_class: 3,
-        image_size: 32,
-        supersample: 2,
-        ..Default::default()
-    };
-    vladapt_world::generate_task(dir, 7, &spec).unwrap();
-    load_dataset("vladapt", dir).unwrap()
-}
-
-fn pipe() -> ClipPipeline {
-    ClipPipeline::load(
-        &fixtures().join("models/tiny-hf"),
-        &vladapt::device::default_device(),
-    )
-    .unwrap()
-}
 
 /// Config for a fast run: no augmentation, few epochs, constant lr.
 fn quick(kind: MethodKind, epochs: usize, lr: f64) -> RunConfig {
@@ -45,34 +24,21 @@ fn quick(kind: MethodKind, epochs: usize, lr: f64) -> RunConfig {
         "train.batch_size=4".into(),
         "train.cache_views=0".into(),
     ];
-    match kind {
-        MethodKind::Maple => sets.push("method.depth=3".into()),
-        MethodKind::Mma => {
-            sets.push("method.adapter_start=3".into());
-            sets.push("method.dim=8".into());
-        }
-        _ => {}
-    }
+    sets.extend(small_method_overrides(kind));
     c.apply_overrides(&sets).unwrap();
     c
 }
 
 fn first_loss_and_last_loss(run: &Path) -> (f64, f64) {
-    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let losses: Vec<f64> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v.get("step").is_some())
-        .map(|v| v["loss"].as_f64().unwrap())
-        .collect();
+    let losses = step_values(run, "loss");
     (losses[0], *losses.last().unwrap())
 }
 
 #[test]
 fn every_trainable_method_overfits_one_batch() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"), 3);
-    let p = pipe();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 3);
+    let p = tiny_clip(&vladapt::device::default_device());
     // One batch: the first training image of each class, the same batch every step.
     let train_set: Vec<_> = (0..3)
         .map(|c| {
@@ -126,8 +92,8 @@ fn every_trainable_method_overfits_one_batch() {
 #[test]
 fn resume_is_bit_identical_to_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"), 3);
-    let p = pipe();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 3);
+    let p = tiny_clip(&vladapt::device::default_device());
     let mut cfg = quick(MethodKind::Coop, 3, 0.01);
     cfg.apply_overrides(&[
         "train.augment=true".into(),
@@ -208,8 +174,8 @@ fn resume_is_bit_identical_to_an_uninterrupted_run() {
 #[test]
 fn diverging_loss_stops_with_a_clear_error_and_keeps_the_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"), 3);
-    let p = pipe();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 3);
+    let p = tiny_clip(&vladapt::device::default_device());
     let data = TrainData {
         dataset: "tiny_task",
         classnames: &ds.classnames,
@@ -251,8 +217,8 @@ fn diverging_loss_stops_with_a_clear_error_and_keeps_the_checkpoint() {
 #[test]
 fn base_to_novel_run_writes_results_and_adapters_check_their_base_model() {
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"), 4);
-    let p = pipe();
+    let ds = tiny_task(&tmp.path().join("data"), 4, 3);
+    let p = tiny_clip(&vladapt::device::default_device());
     let mut cfg = quick(MethodKind::Mma, 2, 0.001);
     cfg.protocol = Protocol::Base2novel;
     let out = tmp.path().join("b2n");
@@ -317,9 +283,9 @@ fn base_to_novel_run_writes_results_and_adapters_check_their_base_model() {
 fn few_shot_curve_and_transfer_protocols_write_their_results() {
     use vladapt::protocols::suite::{few_shot_curve, transfer, SuiteOptions};
     let tmp = tempfile::tempdir().unwrap();
-    let ds = task(&tmp.path().join("data"), 3);
-    let other = task(&tmp.path().join("data2"), 2);
-    let p = pipe();
+    let ds = tiny_task(&tmp.path().join("data"), 3, 3);
+    let other = tiny_task(&tmp.path().join("data2"), 2, 3);
+    let p = tiny_clip(&vladapt::device::default_device());
     let out = tmp.path().join("fs");
     let o = SuiteOptions {
         output: &out,

@@ -1,7 +1,7 @@
 //! `vladapt bench embed`: CLIP embedding throughput and peak memory, side by side with the
 //! PyTorch reference (`tools/bench/bench_embed_torch.py`) on the very same checkpoint.
 use super::measure::{peak_rss_mb, round3, throughput};
-use super::reference::{args, field, model_or_checkpoint, Reference};
+use super::reference::{model_or_checkpoint, Reference};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -135,22 +135,22 @@ pub fn run(a: EmbedBenchArgs) -> Result<()> {
 
 /// Run `bench_embed_torch.py` on `model`.
 fn run_reference(r: &Reference, model: &Path, a: &EmbedBenchArgs) -> Result<Numbers> {
-    let v = r.run(
+    let [images_per_s, texts_per_s, peak_rss_mb] = r.run_on_model(
         "bench_embed_torch.py",
         "torch, transformers, open_clip",
-        &args([
-            ("--model", model.into()),
-            ("--threads", r.threads.to_string().into()),
-            ("--iters", a.iters.to_string().into()),
-            ("--warmup", a.warmup.to_string().into()),
-            ("--image-batch", a.batch.to_string().into()),
-            ("--text-batch", a.text_batch.to_string().into()),
-        ]),
+        model,
+        a.warmup,
+        &[
+            ("--iters", a.iters.to_string()),
+            ("--image-batch", a.batch.to_string()),
+            ("--text-batch", a.text_batch.to_string()),
+        ],
+        ["images_per_s", "texts_per_s", "peak_rss_mb"],
     )?;
     Ok(Numbers {
-        images_per_s: field(&v, "images_per_s")?,
-        texts_per_s: field(&v, "texts_per_s")?,
-        peak_rss_mb: field(&v, "peak_rss_mb")?,
+        images_per_s,
+        texts_per_s,
+        peak_rss_mb,
     })
 }
 

@@ -31,6 +31,34 @@ impl Reference {
         }
     }
 
+    /// Run a per-model reference script: `--model <model> --threads <threads> --warmup
+    /// <warmup>` (the flags every such script takes) then the bench's own `flags`, and read the
+    /// number fields `keys` of its JSON line, in order.
+    pub fn run_on_model<const K: usize>(
+        &self,
+        script: &str,
+        modules: &str,
+        model: &Path,
+        warmup: usize,
+        flags: &[(&str, String)],
+        keys: [&str; K],
+    ) -> Result<[f64; K]> {
+        let mut argv = args([
+            ("--model", model.into()),
+            ("--threads", self.threads.to_string().into()),
+            ("--warmup", warmup.to_string().into()),
+        ]);
+        for (k, v) in flags {
+            argv.extend([OsString::from(k), OsString::from(v)]);
+        }
+        let v = self.run(script, modules, &argv)?;
+        let mut out = [0.0; K];
+        for (o, k) in out.iter_mut().zip(keys) {
+            *o = field(&v, k)?;
+        }
+        Ok(out)
+    }
+
     /// Run `tools/bench/<script>` with `args` (after checking that Python imports `modules`,
     /// comma-separated) and parse the last JSON line of its output.
     pub fn run(&self, script: &str, modules: &str, args: &[OsString]) -> Result<serde_json::Value> {

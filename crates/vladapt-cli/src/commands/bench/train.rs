@@ -2,7 +2,7 @@
 //! the official-style PyTorch step (`tools/bench/bench_train_torch.py`); `--task grounding`
 //! hands over to [`super::train_ground`].
 use super::measure::{median, peak_rss_mb, round3, round6};
-use super::reference::{args, field, model_or_checkpoint, Reference};
+use super::reference::{model_or_checkpoint, Reference};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -302,24 +302,24 @@ fn run_train_reference(
     kind: vladapt::methods::MethodKind,
     a: &TrainBenchArgs,
 ) -> Result<TorchTrainNumbers> {
-    let v = r.run(
+    let [step_ms, epoch_s, peak_rss_mb] = r.run_on_model(
         "bench_train_torch.py",
         "torch, transformers",
-        &args([
-            ("--method", kind.name().replace('-', "_").into()),
-            ("--model", model.into()),
-            ("--classes", a.classes.to_string().into()),
-            ("--batch", a.batch.to_string().into()),
-            ("--steps", a.steps.to_string().into()),
-            ("--warmup", a.warmup.to_string().into()),
-            ("--shots", a.shots.to_string().into()),
-            ("--threads", r.threads.to_string().into()),
-        ]),
+        model,
+        a.warmup,
+        &[
+            ("--method", kind.name().replace('-', "_")),
+            ("--classes", a.classes.to_string()),
+            ("--batch", a.batch.to_string()),
+            ("--steps", a.steps.to_string()),
+            ("--shots", a.shots.to_string()),
+        ],
+        ["step_ms", "epoch_s", "peak_rss_mb"],
     )?;
     Ok(TorchTrainNumbers {
-        step_ms: field(&v, "step_ms")?,
-        epoch_s: field(&v, "epoch_s")?,
-        peak_rss_mb: field(&v, "peak_rss_mb")?,
+        step_ms,
+        epoch_s,
+        peak_rss_mb,
     })
 }
 
