@@ -10,8 +10,11 @@ pub const DEVICE_NAMES: &[&str] = &["cpu", "ndarray", "tch", "tch-cuda", "cuda"]
 /// CPU), `tch-cuda[:N]` (LibTorch CUDA:N), `cuda[:N]` (CubeCL CUDA:N). Names whose cargo feature
 /// is not compiled in are a clear error.
 pub fn parse_device(name: &str) -> Result<Device> {
-    device_from_name(name)
-        .map_err(|reason| VladaptError::Invalid(format!("--device {name}: {reason}")))
+    device_from_name(name).map_err(|reason| VladaptError::Device {
+        field: "--device".into(),
+        name: name.to_string(),
+        reason,
+    })
 }
 
 /// Parse a device list (`train.devices`, `--devices cpu,ndarray`, `--devices cuda:0,cuda:1`):

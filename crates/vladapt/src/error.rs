@@ -138,14 +138,20 @@ pub enum VladaptError {
         actual: String,
     },
     /// A loss became NaN or infinite; training stopped and the last good checkpoint is kept.
-    #[error("training diverged: non-finite loss ({loss}) at step {step} (epoch {epoch}); {kept}")]
+    #[error(
+        "training diverged: loss is {loss} at epoch {epoch}/{epochs}, step {step}/{steps}; {kept}"
+    )]
     NonFiniteLoss {
-        /// Optimiser step (1-based) at which the loss was non-finite.
-        step: usize,
-        /// Epoch (1-based) of that step.
-        epoch: usize,
         /// The loss value (NaN or ±inf).
         loss: f32,
+        /// Epoch (1-based) of the step.
+        epoch: usize,
+        /// Epochs the run was to train.
+        epochs: usize,
+        /// Step (1-based) within the epoch at which the loss was non-finite.
+        step: usize,
+        /// Steps per epoch.
+        steps: usize,
         /// Which checkpoint is kept, and a hint (`lower --lr`).
         kept: String,
     },
@@ -214,21 +220,8 @@ pub enum VladaptError {
     /// Loading or saving a tokenizer failed (names the file).
     #[error(transparent)]
     TokenizerFile(#[from] vladapt_tokenizer::TokenizerError),
-    /// Training diverged (NaN/inf loss), as a message. Only `train/task.rs` builds it; it
-    /// becomes [`NonFiniteLoss`](Self::NonFiniteLoss) when that file is converted.
-    #[error("training diverged: {0}")]
-    Diverged(String),
-    /// A tokenizer error as a message. Only `train/grounding.rs` builds it; it becomes
-    /// [`TokenizerFile`](Self::TokenizerFile) (via `?`) when that file is converted.
-    #[error("tokenizer: {0}")]
-    Tokenizer(String),
-    /// A free-form error. Kept only for the files not yet converted to the typed variants
-    /// above (`device.rs`, `train/{data_parallel,grounding,grounding_eval,trainer,task}.rs`,
-    /// `methods/grounding.rs`); new code uses a typed variant.
-    #[error("{0}")]
-    Invalid(String),
-    /// A device list (`train.devices`, `--devices`) names a device that is unknown, not
-    /// compiled in, or listed twice.
+    /// A device (`--device`) or device list (`train.devices`, `--devices`) that is unknown,
+    /// not compiled in, empty or listed twice, or a data-parallel replica whose thread failed.
     #[error("{field}: device `{name}`: {reason}")]
     Device {
         /// The configuration key or command-line flag.

@@ -291,3 +291,42 @@ fn checkpoints_with_foreign_tensors_and_broken_tokenizer_files_are_typed() {
         "{e:?}"
     );
 }
+
+#[test]
+fn grounding_runs_models_methods_and_devices_are_typed() {
+    use vladapt::methods::grounding::GroundingMethodConfig;
+    use vladapt::train::grounding::{check_run_dir, GroundingStart};
+    let t = tempfile::tempdir().unwrap();
+    // A directory with none of the model files is not a grounding model.
+    let e = GroundingStart::from_model_dir(t.path()).err().unwrap();
+    assert!(
+        matches!(&e, VladaptError::NotAModel { kind: "grounding", dir, reason }
+            if dir == t.path() && reason.contains("grounding_config.json is missing")),
+        "{e:?}"
+    );
+    // A `ground train` run that stopped before its last epoch has no model.safetensors.
+    let run = t.path().join("run");
+    std::fs::create_dir_all(run.join("checkpoint")).unwrap();
+    std::fs::write(run.join("run_config.json"), "{}").unwrap();
+    let e = check_run_dir(&run).unwrap_err();
+    assert!(
+        matches!(&e, VladaptError::RunDir { dir, reason }
+            if dir == &run && reason.contains("has not finished")
+                && reason.contains("checkpoint/ holds its progress")),
+        "{e:?}"
+    );
+    // An unknown grounding method lists the known ones.
+    let e = GroundingMethodConfig::preset("transvgg").unwrap_err();
+    assert!(
+        matches!(&e, VladaptError::UnknownName { kind: "grounding method", name, known }
+            if name == "transvgg" && known.iter().any(|k| k == "transvg")
+                && known.iter().any(|k| k == "mmca-official")),
+        "{e:?}"
+    );
+    // An unknown --device names the flag and the device.
+    let e = vladapt::device::parse_device("tpu").unwrap_err();
+    assert!(
+        matches!(&e, VladaptError::Device { field, name, .. } if field == "--device" && name == "tpu"),
+        "{e:?}"
+    );
+}

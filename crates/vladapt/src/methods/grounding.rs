@@ -41,10 +41,13 @@ impl GroundingMethodConfig {
             other => other,
         };
         MmcaConfig::preset(mmca_name).map(Self::Mmca).map_err(|_| {
-            VladaptError::Invalid(format!(
-                "unknown grounding method `{name}` (known: transvg, mmca-official, mmca-fixed, {})",
-                MMCA_PRESETS.join(", ")
-            ))
+            VladaptError::unknown_name(
+                "grounding method",
+                name,
+                ["transvg", "mmca-official", "mmca-fixed"]
+                    .into_iter()
+                    .chain(MMCA_PRESETS.iter().copied()),
+            )
         })
     }
 
@@ -154,7 +157,9 @@ impl GroundingMethod {
             .filter(|n| !expected.iter().any(|(e, _)| e == n))
             .collect();
         if !foreign.is_empty() {
-            return Err(VladaptError::Invalid(format!(
+            return Err(VladaptError::Checkpoint {
+                source_name: "grounding weights".into(),
+                reason: format!(
                 "the weights hold {} MMCA adapter tensor(s) that the `{}` method does not build                  (e.g. `{}`): choose the MMCA configuration (placement, gate, conditioning)                  the checkpoint was trained with",
                 foreign.len(),
                 match &method {
@@ -162,7 +167,8 @@ impl GroundingMethod {
                     GroundingMethodConfig::Mmca(_) => "mmca",
                 },
                 foreign[0]
-            )));
+            ),
+            });
         }
         if !held.is_empty() && held.len() < expected.len() {
             let missing: Vec<&str> = expected
@@ -170,12 +176,15 @@ impl GroundingMethod {
                 .map(|(n, _)| n.as_str())
                 .filter(|n| !held.contains(n))
                 .collect();
-            return Err(VladaptError::Invalid(format!(
-                "the weights hold only {} of the {} MMCA adapter tensors; missing e.g. `{}`",
-                held.len(),
-                expected.len(),
-                missing[0]
-            )));
+            return Err(VladaptError::Checkpoint {
+                source_name: "grounding weights".into(),
+                reason: format!(
+                    "the weights hold only {} of the {} MMCA adapter tensors; missing e.g. `{}`",
+                    held.len(),
+                    expected.len(),
+                    missing[0]
+                ),
+            });
         }
         let fresh = match (&method, held.is_empty()) {
             (GroundingMethodConfig::Mmca(c), true) => mmca::init_adapters(c, model_config),
@@ -300,13 +309,20 @@ impl GroundingMethod {
     ) -> Result<(Tensor<3>, VisualTokens, Option<Tensor<2>>, MmcaTrace)> {
         let [b, _, h, w] = batch.images.dims();
         if batch.pixel_mask.len() != b * h * w || batch.ids.len() != batch.text_mask.len() {
-            return Err(VladaptError::Invalid(format!(
-                "grounding batch: {} pixel flags for images {:?}, {} ids and {} text-mask entries",
-                batch.pixel_mask.len(),
-                batch.images.dims(),
-                batch.ids.len(),
-                batch.text_mask.len()
-            )));
+            return Err(VladaptError::Shape {
+                what: "grounding batch".into(),
+                expected: format!(
+                    "{} pixel flags for images {:?} and as many ids as text-mask entries",
+                    b * h * w,
+                    batch.images.dims()
+                ),
+                actual: format!(
+                    "{} pixel flags, {} ids and {} text-mask entries",
+                    batch.pixel_mask.len(),
+                    batch.ids.len(),
+                    batch.text_mask.len()
+                ),
+            });
         }
         let device = batch.images.device();
         let text = model.encode_text(&batch.ids, &batch.text_mask, b, &device)?;

@@ -432,9 +432,11 @@ pub fn pretrain(
             if !loss_value.is_finite() {
                 let _ = writeln!(log, "step {step}: non-finite loss {loss_value}; stopped");
                 return Err(VladaptError::NonFiniteLoss {
-                    step,
-                    epoch,
                     loss: loss_value,
+                    epoch: epoch + 1,
+                    epochs: train.epochs,
+                    step: step.saturating_sub(epoch * spe) + 1,
+                    steps: spe,
                     kept: format!(
                         "the last good checkpoint is kept in {} — lower --lr or check the data",
                         ckpt.display()

@@ -73,14 +73,19 @@ impl DataParallel {
     /// As [`DataParallel::new`] with an explicit reduction (refused when unsupported).
     pub fn with_reduction(devices: Vec<Device>, reduction: Reduction) -> Result<Self> {
         if devices.is_empty() {
-            return Err(VladaptError::Invalid(
-                "data parallel: at least one device is needed".into(),
-            ));
+            return Err(VladaptError::Device {
+                field: "data parallel".into(),
+                name: String::new(),
+                reason: "at least one device is needed".into(),
+            });
         }
         if reduction == Reduction::Collective && !collective_supported(&devices) {
-            return Err(VladaptError::Invalid(format!(
-                "data parallel: burn 0.22 runs all-reduce only on CUDA devices (build with the `cuda` feature); got {devices:?}"
-            )));
+            return Err(VladaptError::Unsupported {
+                what: "data parallel: collective all-reduce".into(),
+                reason: format!(
+                    "needs CUDA devices: burn 0.22 runs all-reduce only on CUDA devices (build with the `cuda` feature); got {devices:?}"
+                ),
+            });
         }
         Ok(Self { devices, reduction })
     }
@@ -147,11 +152,14 @@ impl DataParallel {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| {
+                .zip(&self.devices)
+                .map(|(h, d)| {
                     h.join().unwrap_or_else(|_| {
-                        Err(VladaptError::Invalid(
-                            "data parallel: a device thread panicked".into(),
-                        ))
+                        Err(VladaptError::Device {
+                            field: "data parallel".into(),
+                            name: format!("{d:?}"),
+                            reason: "a device thread panicked".into(),
+                        })
                     })
                 })
                 .collect()
@@ -163,22 +171,28 @@ impl DataParallel {
     pub fn reduce_mean(&self, shapes: &Params, parts: Vec<DeviceGrads>) -> Result<Vec<Tensor<1>>> {
         let np = shapes.entries().len();
         if parts.len() != self.devices.len() {
-            return Err(VladaptError::Invalid(format!(
-                "data parallel: {} gradient sets for {} devices",
-                parts.len(),
-                self.devices.len()
-            )));
+            return Err(VladaptError::Shape {
+                what: "data parallel: gradient sets".into(),
+                expected: format!("{} (one per device)", self.devices.len()),
+                actual: format!(
+                    "{} gradient sets for {} devices",
+                    parts.len(),
+                    self.devices.len()
+                ),
+            });
         }
         if let Some((k, p)) = parts.iter().enumerate().find(|(_, p)| p.grads.len() != np) {
-            return Err(VladaptError::Invalid(format!(
-                "data parallel: device {k} has {} gradients for {np} parameters",
-                p.grads.len()
-            )));
+            return Err(VladaptError::Shape {
+                what: format!("data parallel: device {k} gradients"),
+                expected: format!("{np} (one per parameter)"),
+                actual: format!("{} gradients for {np} parameters", p.grads.len()),
+            });
         }
         let total: usize = parts.iter().map(|p| p.count).sum();
         if total == 0 {
-            return Err(VladaptError::Invalid(
-                "data parallel: the batch is empty".into(),
+            return Err(VladaptError::argument(
+                "data parallel",
+                "the batch is empty",
             ));
         }
         let numel = |i: usize| shapes.entries()[i].shape.iter().product::<usize>();
@@ -213,9 +227,7 @@ impl DataParallel {
                 // where its slice was empty or the parameter had no gradient.
                 let parts = std::sync::Mutex::new(parts.into_iter().map(Some).collect::<Vec<_>>());
                 let reduced = self.map_devices(|k, dev| {
-                    let part = parts
-                        .lock()
-                        .map_err(|_| VladaptError::Invalid("data parallel: poisoned".into()))?[k]
+                    let part = parts.lock().map_err(|_| poisoned())?[k]
                         .take()
                         .expect("each device takes its own part once");
                     let w = d * part.count as f64 / total as f64;
@@ -256,9 +268,7 @@ impl DataParallel {
         );
         let parts = self.map_devices(|k, dev| {
             let rows = slices[k].clone();
-            let mut p = replicas
-                .lock()
-                .map_err(|_| VladaptError::Invalid("data parallel: poisoned".into()))?[k]
+            let mut p = replicas.lock().map_err(|_| poisoned())?[k]
                 .take()
                 .expect("each device takes its own replica once");
             if rows.is_empty() {
@@ -286,6 +296,15 @@ impl DataParallel {
         let loss = parts.iter().map(|(l, _)| l).sum::<f64>() / n.max(1) as f64;
         let grads = self.reduce_mean(params, parts.into_iter().map(|(_, g)| g).collect())?;
         Ok((loss, grads))
+    }
+}
+
+/// A replica's or gradient part's lock was poisoned: the thread holding it panicked.
+fn poisoned() -> VladaptError {
+    VladaptError::Device {
+        field: "data parallel".into(),
+        name: "replica".into(),
+        reason: "a replica's lock is poisoned (its thread panicked)".into(),
     }
 }
 

@@ -80,33 +80,31 @@ impl EncodedSet {
             let [x1, y1, x2, y2] = s.bbox;
             let (w, h) = (s.size.0 as f32, s.size.1 as f32);
             if !(x1.is_finite() && y1.is_finite() && x2.is_finite() && y2.is_finite()) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: box {:?} is not finite",
+                return Err(VladaptError::argument(
                     name_sample(i, s),
-                    s.bbox
-                )));
+                    format!("box {:?} is not finite", s.bbox),
+                ));
             }
             if !(x2 > x1 && y2 > y1) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: box {:?} has zero area",
+                return Err(VladaptError::argument(
                     name_sample(i, s),
-                    s.bbox
-                )));
+                    format!("box {:?} has zero area", s.bbox),
+                ));
             }
             if x1 < 0.0 || y1 < 0.0 || x2 > w || y2 > h {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: box {:?} lies outside the {}×{} image",
+                return Err(VladaptError::argument(
                     name_sample(i, s),
-                    s.bbox,
-                    s.size.0,
-                    s.size.1
-                )));
+                    format!(
+                        "box {:?} lies outside the {}×{} image",
+                        s.bbox, s.size.0, s.size.1
+                    ),
+                ));
             }
             if tok.piece_ids(&s.expression).is_empty() {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: the expression is empty (no word pieces)",
-                    name_sample(i, s)
-                )));
+                return Err(VladaptError::argument(
+                    name_sample(i, s),
+                    "the expression is empty (no word pieces)",
+                ));
             }
             let enc = tok.encode(&s.expression, cfg.max_query_len);
             let image = *index.entry(s.image.clone()).or_insert_with(|| {
@@ -124,23 +122,23 @@ impl EncodedSet {
         let images: Vec<Prepared> = paths
             .par_iter()
             .map(|p| {
-                let img = vladapt_image::load_rgb(p, &limits)
-                    .map_err(|e| VladaptError::Invalid(format!("image {}: {e}", p.display())))?;
-                prepare(&img, canvas as u32)
-                    .map_err(|e| VladaptError::Invalid(format!("image {}: {e}", p.display())))
+                let bad = |e: &dyn std::fmt::Display| {
+                    VladaptError::argument(format!("image {}", p.display()), e.to_string())
+                };
+                let img = vladapt_image::load_rgb(p, &limits).map_err(|e| bad(&e))?;
+                prepare(&img, canvas as u32).map_err(|e| bad(&e))
             })
             .collect::<Result<_>>()?;
         for (i, (s, it)) in samples.iter().zip(items.iter_mut()).enumerate() {
             let lb = &images[it.image].letterbox;
             if lb.original != s.size {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: the annotation says {}×{} but the image is {}×{}",
+                return Err(VladaptError::argument(
                     name_sample(i, s),
-                    s.size.0,
-                    s.size.1,
-                    lb.original.0,
-                    lb.original.1
-                )));
+                    format!(
+                        "the annotation says {}×{} but the image is {}×{}",
+                        s.size.0, s.size.1, lb.original.0, lb.original.1
+                    ),
+                ));
             }
             it.target = lb.box_to_canvas(s.bbox);
         }
@@ -224,11 +222,11 @@ impl EncodedSet {
             .map(|&i| {
                 let s = &self.samples[i];
                 let img = vladapt_image::load_rgb(&s.image, &limits).map_err(|e| {
-                    VladaptError::Invalid(format!("image {}: {e}", s.image.display()))
+                    VladaptError::argument(format!("image {}", s.image.display()), e.to_string())
                 })?;
                 let mut rng = vladapt_image::augment_rng(seed, epoch as u64, i as u64);
                 aug.apply(&img, &s.expression, s.bbox, &mut rng)
-                    .map_err(|e| VladaptError::Invalid(format!("{}: {e}", name_sample(i, s))))
+                    .map_err(|e| VladaptError::argument(name_sample(i, s), e.to_string()))
             })
             .collect::<Result<_>>()?;
         let (b, sz, l) = (idx.len(), self.canvas, self.max_len);
@@ -237,10 +235,11 @@ impl EncodedSet {
         let (mut ids, mut tm, mut tg) = (Vec::new(), Vec::new(), Vec::new());
         for o in outs {
             if o.chw.len() != 3 * sz * sz {
-                return Err(VladaptError::Invalid(format!(
-                    "augmentation canvas {} does not match the model's image_size {sz}",
-                    aug.canvas
-                )));
+                return Err(VladaptError::config_value(
+                    "augmentation canvas",
+                    aug.canvas,
+                    format!("the model's image_size {sz}"),
+                ));
             }
             px.extend_from_slice(&o.chw);
             pm.extend_from_slice(&o.mask);
@@ -394,15 +393,17 @@ impl GroundingStart {
             if p.is_file() {
                 Ok(p)
             } else {
-                Err(VladaptError::Invalid(format!(
-                    "{}: not a grounding model directory: {f} is missing (expected {CONFIG_FILE}, {WEIGHTS_FILE}, {VOCAB_FILE})",
-                    dir.display()
-                )))
+                Err(VladaptError::NotAModel {
+                    kind: "grounding",
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "{f} is missing; expected {CONFIG_FILE}, {WEIGHTS_FILE}, {VOCAB_FILE}"
+                    ),
+                })
             }
         };
         let model = GroundingConfig::from_json_file(&need(CONFIG_FILE)?)?;
-        let tokenizer = WordPiece::from_vocab_file(&need(VOCAB_FILE)?, model.lowercase)
-            .map_err(|e| VladaptError::Tokenizer(e.to_string()))?;
+        let tokenizer = WordPiece::from_vocab_file(&need(VOCAB_FILE)?, model.lowercase)?;
         if tokenizer.vocab_size() > model.bert.vocab_size {
             return Err(VladaptError::config(
                 dir.join(VOCAB_FILE),
@@ -439,16 +440,18 @@ impl GroundingStart {
     ) -> Result<Self> {
         model.validate(Path::new("<model config>"))?;
         let tokenizer = match vocab {
-            Some(v) => WordPiece::from_vocab_file(v, model.lowercase)
-                .map_err(|e| VladaptError::Tokenizer(e.to_string()))?,
+            Some(v) => WordPiece::from_vocab_file(v, model.lowercase)?,
             None => WordPiece::bert_base_uncased(),
         };
         if tokenizer.vocab_size() > model.bert.vocab_size {
-            return Err(VladaptError::Invalid(format!(
-                "the vocabulary has {} tokens but the model's bert.vocab_size is {}",
-                tokenizer.vocab_size(),
-                model.bert.vocab_size
-            )));
+            return Err(VladaptError::config_value(
+                "bert.vocab_size",
+                model.bert.vocab_size,
+                format!(
+                    "at least {}, the number of tokens in the vocabulary",
+                    tokenizer.vocab_size()
+                ),
+            ));
         }
         let d = Weights::open(detr, Layout::Detr)?;
         crate::models::grounding::visual::VisualEncoder::load(&d.root(), &model, device)?;
@@ -584,11 +587,13 @@ pub fn load_trained(dir: &Path, device: &Device) -> Result<TrainedGrounding> {
         let root = start.weights.root();
         if let Some((first, _)) = names.first() {
             if !names.iter().any(|(n, _)| root.contains(n)) {
-                return Err(VladaptError::Invalid(format!(
-                    "{}: {METHOD_FILE} names an MMCA method but {WEIGHTS_FILE} holds none of its {} adapter tensors (e.g. `{first}`): these are base-model weights, not a trained MMCA run",
-                    dir.display(),
-                    names.len()
-                )));
+                return Err(VladaptError::RunDir {
+                    dir: dir.to_path_buf(),
+                    reason: format!(
+                        "{METHOD_FILE} names an MMCA method but {WEIGHTS_FILE} holds none of its {} adapter tensors (e.g. `{first}`): these are base-model weights, not a trained MMCA run",
+                        names.len()
+                    ),
+                });
             }
         }
     }
@@ -609,34 +614,40 @@ pub fn check_run_dir(dir: &Path) -> Result<()> {
         return Ok(());
     }
     if !dir.join(WEIGHTS_FILE).is_file() {
-        return Err(VladaptError::Invalid(format!(
-            "{}: the grounding run has not finished ({WEIGHTS_FILE} is written after the last epoch{}); resume it with `vladapt ground train … --output {}`, or give a finished run or a model directory",
-            dir.display(),
+        return Err(VladaptError::RunDir {
+            dir: dir.to_path_buf(),
+            reason: format!(
+            "the grounding run has not finished ({WEIGHTS_FILE} is written after the last epoch{}); resume it with `vladapt ground train … --output {}`, or give a finished run or a model directory",
             if dir.join("checkpoint").is_dir() {
                 "; checkpoint/ holds its progress"
             } else {
                 ""
             },
             dir.display()
-        )));
+        ),
+        });
     }
     let text = std::fs::read_to_string(&run).map_err(|e| VladaptError::io(&run, e))?;
     let cfg: GroundingRunConfig =
         serde_json::from_str(&text).map_err(|e| VladaptError::config(&run, e.to_string()))?;
     if !dir.join(METHOD_FILE).is_file() {
-        return Err(VladaptError::Invalid(format!(
-            "{}: {METHOD_FILE} is missing from the finished run (run_config.json trained it); the run directory is incomplete",
-            dir.display()
-        )));
+        return Err(VladaptError::RunDir {
+            dir: dir.to_path_buf(),
+            reason: format!(
+                "{METHOD_FILE} is missing from the finished run (run_config.json trained it); the run directory is incomplete"
+            ),
+        });
     }
     let method = read_method(dir)?;
     if method != cfg.method {
-        return Err(VladaptError::Invalid(format!(
-            "{}: {METHOD_FILE} ({}) disagrees with run_config.json ({}): the model files do not belong to this run",
-            dir.display(),
-            serde_json::to_string(&method).unwrap_or_default(),
-            serde_json::to_string(&cfg.method).unwrap_or_default()
-        )));
+        return Err(VladaptError::RunDir {
+            dir: dir.to_path_buf(),
+            reason: format!(
+                "{METHOD_FILE} ({}) disagrees with run_config.json ({}): the model files do not belong to this run",
+                serde_json::to_string(&method).unwrap_or_default(),
+                serde_json::to_string(&cfg.method).unwrap_or_default()
+            ),
+        });
     }
     Ok(())
 }
@@ -683,7 +694,7 @@ pub fn save_model_dir(dir: &Path, method: &GroundingMethod, tokenizer: &WordPiec
 
 /// Pretty JSON.
 fn pretty<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string_pretty(v).map_err(|e| VladaptError::Invalid(e.to_string()))
+    serde_json::to_string_pretty(v).map_err(|e| VladaptError::serialize("grounding model file", e))
 }
 
 /// Train `cfg.method` from `start` on `train` into `run_dir`; returns the trained method.
@@ -697,13 +708,16 @@ pub fn train_grounding(
     device: &Device,
     opts: TrainOptions,
 ) -> Result<GroundingMethod> {
-    cfg.validate().map_err(VladaptError::Invalid)?;
+    cfg.check()?;
     if train.is_empty() {
-        return Err(VladaptError::Invalid("no training expressions".into()));
+        return Err(VladaptError::argument(
+            "grounding training set",
+            "no training expressions",
+        ));
     }
     let log = RunLog::open(run_dir)?;
-    let cfg_json =
-        serde_json::to_string_pretty(cfg).map_err(|e| VladaptError::Invalid(e.to_string()))?;
+    let cfg_json = serde_json::to_string_pretty(cfg)
+        .map_err(|e| VladaptError::serialize("run_config.json", e))?;
     write_atomic(&run_dir.join("run_config.json"), cfg_json.as_bytes())?;
     log.info(format!(
         "vladapt {} | grounding method {} | recipe {} | {} training expressions on {} images | model {}",

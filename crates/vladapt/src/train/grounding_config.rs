@@ -197,11 +197,6 @@ impl GroundingRunConfig {
         Ok(cfg)
     }
 
-    /// [`check`](Self::check) as a message (for callers not yet on the typed error).
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        self.check().map_err(|e| e.to_string())
-    }
-
     /// Values that parse but make no sense: a [`ConfigValue`](VladaptError::ConfigValue)
     /// error naming the key and the valid range.
     pub fn check(&self) -> Result<()> {

@@ -61,11 +61,11 @@ pub fn score(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<SplitM
 /// them in the single-process order.
 pub fn sample_ious(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<Vec<f32>> {
     if pred.len() != data.len() {
-        return Err(VladaptError::Invalid(format!(
-            "{split}: {} predictions for {} expressions",
-            pred.len(),
-            data.len()
-        )));
+        return Err(VladaptError::Shape {
+            what: format!("{split}: predictions"),
+            expected: format!("{} rows (one per expression)", data.len()),
+            actual: format!("{} predictions for {} expressions", pred.len(), data.len()),
+        });
     }
     Ok(pred
         .iter()
@@ -79,7 +79,7 @@ pub fn sample_ious(split: &str, pred: &[[f32; 4]], data: &EncodedSet) -> Result<
 /// [`score_boxes`], so the same IoUs give the same bits).
 pub fn metrics_from_ious(split: &str, ious: &[f32]) -> Result<SplitMetrics> {
     if ious.is_empty() {
-        return Err(VladaptError::Invalid(format!("{split}: no expressions")));
+        return Err(VladaptError::argument(split, "no expressions"));
     }
     let (mut hits, mut sum) = (0usize, 0f64);
     for &v in ious {
@@ -168,10 +168,10 @@ pub fn prediction_sheet(
 ) -> Result<()> {
     let n = data.len().min(pred.len()).min(max);
     if n == 0 {
-        return Err(VladaptError::Invalid(format!(
-            "{}: no predictions to draw",
-            path.display()
-        )));
+        return Err(VladaptError::argument(
+            path.display().to_string(),
+            "no predictions to draw",
+        ));
     }
     let side = data.prepared(0).letterbox.canvas as usize;
     let cell = side.clamp(96, 256);

@@ -72,7 +72,11 @@ pub fn step_parallel(
 ) -> Result<StepStats> {
     let target_host = to_vec_f32(&target);
     let n = target_host.len() / 4;
-    let poisoned = || VladaptError::Invalid("data parallel: a replica's lock is poisoned".into());
+    let poisoned = || VladaptError::Device {
+        field: "data parallel".into(),
+        name: "replica".into(),
+        reason: "a replica's lock is poisoned (its thread panicked)".into(),
+    };
     // Per replica: predicted boxes (host), and its slice's L1 and GIoU means.
     let parts: Mutex<Vec<(Vec<f32>, f64, f64)>> =
         Mutex::new(vec![(Vec::new(), 0.0, 0.0); reps.methods.len()]);

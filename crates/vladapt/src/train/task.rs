@@ -224,7 +224,14 @@ where
                     )
                 };
                 bar.finish();
-                return Err(VladaptError::Diverged(format!("{msg}; {kept}")));
+                return Err(VladaptError::NonFiniteLoss {
+                    loss: loss_v,
+                    epoch: epoch + 1,
+                    epochs,
+                    step: s + 1,
+                    steps: steps_per_epoch,
+                    kept,
+                });
             }
             let count = out.count.max(1);
             loss_sum += loss_v as f64 * out.count as f64;
@@ -277,9 +284,12 @@ where
         epochs_run += 1;
         if opts.stop_after_epochs.is_some_and(|k| epochs_run >= k) && epoch + 1 < epochs {
             bar.finish();
-            return Err(VladaptError::Invalid(format!(
-                "stopped after {epochs_run} epoch(s) as requested; resume to continue"
-            )));
+            return Err(VladaptError::RunDir {
+                dir: run_dir.to_path_buf(),
+                reason: format!(
+                    "stopped after {epochs_run} epoch(s) as requested; resume to continue"
+                ),
+            });
         }
     }
     bar.finish();

@@ -85,8 +85,8 @@ pub fn train(
     opts: TrainOptions,
 ) -> Result<Box<dyn AdaptMethod>> {
     let log = RunLog::open(run_dir)?;
-    let cfg_json =
-        serde_json::to_string_pretty(cfg).map_err(|e| VladaptError::Invalid(e.to_string()))?;
+    let cfg_json = serde_json::to_string_pretty(cfg)
+        .map_err(|e| VladaptError::serialize("run_config.json", e))?;
     crate::tensor_io::write_atomic(&run_dir.join("run_config.json"), cfg_json.as_bytes())?;
     log.info(format!(
         "vladapt {} | method {} | dataset {} | {} classes | {} training images | model {}",
@@ -110,12 +110,14 @@ pub fn train(
     ));
     for s in data.train {
         if s.label >= data.classnames.len() {
-            return Err(VladaptError::Invalid(format!(
-                "training image {} has label {} but there are {} classes",
-                s.image,
-                s.label,
-                data.classnames.len()
-            )));
+            return Err(VladaptError::argument(
+                format!("training image {}", s.image),
+                format!(
+                    "has label {} but there are {} classes",
+                    s.label,
+                    data.classnames.len()
+                ),
+            ));
         }
     }
     pipe.device.seed(cfg.seed);
@@ -131,7 +133,7 @@ pub fn train(
     // A method with nothing to train (zero-shot) needs no training images.
     let trains = method.fits_in_closed_form() || method.params().numel() > 0;
     if data.train.is_empty() && trains {
-        return Err(VladaptError::Invalid("no training images".into()));
+        return Err(VladaptError::argument("training set", "no training images"));
     }
     log.info(format!("trainable parameters: {}", method.params().numel()));
     let adapter_cfg = AdapterConfig {
@@ -473,7 +475,11 @@ fn train_step_parallel(
 ) -> Result<StepOutput> {
     let n = labels.len();
     let logits_parts: Mutex<Vec<Vec<f32>>> = Mutex::new(vec![Vec::new(); replicas.len()]);
-    let poisoned = || VladaptError::Invalid("data parallel: a replica's lock is poisoned".into());
+    let poisoned = || VladaptError::Device {
+        field: "data parallel".into(),
+        name: "replica".into(),
+        reason: "a replica's lock is poisoned (its thread panicked)".into(),
+    };
     let (loss, grads) = dp.grads(master.params(), n, |k, rows, p, dev| {
         let clip = replicas[k].clip.as_ref().unwrap_or(&pipe.model);
         let mut m = replicas[k].method.lock().map_err(|_| poisoned())?;
