@@ -58,6 +58,27 @@ pub struct DataParallel {
 }
 
 impl DataParallel {
+    /// The replicas a training configuration asks for (`train.devices`, `train.data_parallel`):
+    /// one per named device (reduction as in [`DataParallel::new`]), else `data_parallel`
+    /// replicas on `device`, gathered (a collective needs distinct devices).
+    pub fn for_training(devices: &[String], data_parallel: usize, device: &Device) -> Result<Self> {
+        if devices.is_empty() {
+            Self::with_reduction(vec![device.clone(); data_parallel], Reduction::Gather)
+        } else {
+            Self::new(crate::device::parse_devices("train.devices", devices)?)
+        }
+    }
+
+    /// One line for the run log: how many replicas, where, and how gradients are combined.
+    pub fn describe(&self) -> String {
+        format!(
+            "data parallel: {} replicas on {:?} ({:?} reduction)",
+            self.devices.len(),
+            self.devices,
+            self.reduction
+        )
+    }
+
     /// Devices in order; the first holds the master parameters and the reduced gradient.
     /// The reduction is [`Reduction::Collective`] when every device is a CUDA device (with the
     /// `cuda` feature), else [`Reduction::Gather`].

@@ -764,24 +764,12 @@ pub fn train_grounding(
     // `data_parallel` replicas on the training device (gathered, as a collective needs
     // distinct devices).
     let replicas = if cfg.train.replicas() > 1 {
-        use super::data_parallel::{DataParallel, Reduction};
-        let dp = if cfg.train.devices.is_empty() {
-            DataParallel::with_reduction(
-                vec![device.clone(); cfg.train.data_parallel],
-                Reduction::Gather,
-            )?
-        } else {
-            DataParallel::new(crate::device::parse_devices(
-                "train.devices",
-                &cfg.train.devices,
-            )?)?
-        };
-        log.info(format!(
-            "data parallel: {} replicas on {:?} ({:?} reduction)",
-            dp.devices().len(),
-            dp.devices(),
-            dp.reduction()
-        ));
+        let dp = super::data_parallel::DataParallel::for_training(
+            &cfg.train.devices,
+            cfg.train.data_parallel,
+            device,
+        )?;
+        log.info(dp.describe());
         Some(super::grounding_parallel::GroundingReplicas::new(
             dp, &method,
         ))

@@ -4,7 +4,7 @@
 //! image features. Methods fitted in closed form (the linear probe) are fitted on features
 //! instead.
 use super::config::RunConfig;
-use super::data_parallel::{DataParallel, Reduction};
+use super::data_parallel::DataParallel;
 use super::loss::cross_entropy;
 use super::optim::Optimizer;
 use super::run_dir::{fingerprint, save_adapter, AdapterConfig, RunLog};
@@ -159,24 +159,12 @@ pub fn train(
         // replicas on the pipeline's device. The replicas' parameters are overwritten by the
         // master's at every step.
         let replicas = if cfg.train.replicas() > 1 {
-            // Replicas sharing one device gather (a collective needs distinct devices).
-            let dp = if cfg.train.devices.is_empty() {
-                DataParallel::with_reduction(
-                    vec![pipe.device.clone(); cfg.train.data_parallel],
-                    Reduction::Gather,
-                )?
-            } else {
-                DataParallel::new(crate::device::parse_devices(
-                    "train.devices",
-                    &cfg.train.devices,
-                )?)?
-            };
-            log.info(format!(
-                "data parallel: {} replicas on {:?} ({:?} reduction)",
-                dp.devices().len(),
-                dp.devices(),
-                dp.reduction()
-            ));
+            let dp = DataParallel::for_training(
+                &cfg.train.devices,
+                cfg.train.data_parallel,
+                &pipe.device,
+            )?;
+            log.info(dp.describe());
             Some((dp.clone(), build_replicas(&dp, pipe, cfg, data)?))
         } else {
             None
