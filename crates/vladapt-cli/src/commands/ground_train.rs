@@ -149,6 +149,10 @@ pub struct TrainArgs {
     /// Device: cpu (Flex), tch, tch-cuda, cuda.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Data-parallel training over these devices, one replica each (`cuda:0,cuda:1`,
+    /// `cpu,ndarray` where built with the `ndarray` feature): sets `train.devices`.
+    #[arg(long, value_delimiter = ',')]
+    devices: Vec<String>,
 }
 
 /// Files and folders a grounding run writes into its directory (removed by `--overwrite`).
@@ -223,6 +227,14 @@ fn finished_same(out: &Path, cfg: &GroundingRunConfig) -> Result<bool> {
 pub fn train(a: TrainArgs) -> Result<()> {
     // Everything that needs no weights is checked first (the model's sizes come from its
     // small config file or the preset).
+    let mut sets = a.sets.clone();
+    if !a.devices.is_empty() {
+        vladapt::device::parse_devices("--devices", &a.devices)?;
+        sets.push(format!(
+            "train.devices={}",
+            serde_json::to_string(&a.devices)?
+        ));
+    }
     let model_cfg = match &a.model {
         Some(m) => GroundingConfig::from_json_file(&m.join("grounding_config.json"))
             .with_context(|| format!("--model {}", m.display()))?,
@@ -235,7 +247,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         &a.method,
         &model_cfg,
         a.seed,
-        &a.sets,
+        &sets,
     )?;
     let device = super::device(&a.device)?;
     if a.overwrite {
