@@ -78,15 +78,6 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Every name of `train.devices` is a device this binary can run on, none twice
-    /// ([`parse_devices`](crate::device::parse_devices)); an error names the key and device.
-    pub fn check_devices(&self) -> Result<()> {
-        if !self.devices.is_empty() {
-            crate::device::parse_devices("train.devices", &self.devices)?;
-        }
-        Ok(())
-    }
-
     /// Number of data-parallel replicas: one per `devices` entry, else `data_parallel`.
     pub fn replicas(&self) -> usize {
         if self.devices.is_empty() {
@@ -171,7 +162,6 @@ impl RunConfig {
         }
         let new: Self = crate::overrides::apply(&*self, &mine)?;
         new.validate()?;
-        new.train.check_devices()?;
         *self = new;
         Ok(())
     }
@@ -179,6 +169,10 @@ impl RunConfig {
     /// Values that parse but make no sense: a [`ConfigValue`](VladaptError::ConfigValue)
     /// error naming the key and the valid range.
     pub fn validate(&self) -> Result<()> {
+        // Every name of `train.devices` is a device this binary can run on, none twice.
+        if !self.train.devices.is_empty() {
+            crate::device::parse_devices("train.devices", &self.train.devices)?;
+        }
         fn range(key: &str, v: usize, lo: usize, hi: usize) -> Result<()> {
             if v < lo || v > hi {
                 return Err(VladaptError::config_value(key, v, format!("{lo}..={hi}")));
@@ -224,7 +218,6 @@ impl RunConfig {
             toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         };
         cfg.validate().map_err(|e| e.in_file(path))?;
-        cfg.train.check_devices()?;
         Ok(cfg)
     }
 

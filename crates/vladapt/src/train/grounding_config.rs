@@ -93,15 +93,6 @@ impl GroundingRecipe {
         }
     }
 
-    /// Every name of `train.devices` is a device this binary can run on, none twice; an error
-    /// names the key and the device (`VladaptError::Device`).
-    pub fn check_devices(&self) -> Result<()> {
-        if !self.devices.is_empty() {
-            crate::device::parse_devices("train.devices", &self.devices)?;
-        }
-        Ok(())
-    }
-
     /// The optimiser: AdamW with PyTorch's default β and ε.
     pub fn optim(&self) -> OptimConfig {
         OptimConfig {
@@ -200,6 +191,10 @@ impl GroundingRunConfig {
     /// Values that parse but make no sense: a [`ConfigValue`](VladaptError::ConfigValue)
     /// error naming the key and the valid range.
     pub fn check(&self) -> Result<()> {
+        // Every name of `train.devices` is a device this binary can run on, none twice.
+        if !self.train.devices.is_empty() {
+            crate::device::parse_devices("train.devices", &self.train.devices)?;
+        }
         let t = &self.train;
         let urange = |key: &str, v: usize, lo: usize, hi: usize| {
             if v < lo || v > hi {
@@ -257,7 +252,6 @@ impl GroundingRunConfig {
             .collect::<Result<Vec<_>>>()?;
         let new: Self = crate::overrides::apply(&*self, &sets)?;
         new.check()?;
-        new.train.check_devices()?;
         *self = new;
         Ok(())
     }
@@ -271,7 +265,6 @@ impl GroundingRunConfig {
             toml::from_str(&text).map_err(|e| VladaptError::config(path, e.to_string()))?
         };
         cfg.check().map_err(|e| e.in_file(path))?;
-        cfg.train.check_devices()?;
         Ok(cfg)
     }
 }
